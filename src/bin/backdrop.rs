@@ -1,0 +1,128 @@
+//! The `backdrop` command line: parses arguments, runs the library, maps errors to exit codes.
+
+use anyhow::Context;
+use backdrop::pipeline::{self, ProcessOptions};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Virtual background for any Linux video-call app.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline on a video or picture file and write a video or picture.
+    Process {
+        /// Input video (.mp4, .mkv, .webm, .avi, .y4m, ...) or picture (.png, .jpg, ...).
+        input: PathBuf,
+        /// Output video (.mp4, .mkv, .webm, .avi, .y4m) or picture (.png, .jpg).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Config file (default: blurred background).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Stop after this many frames.
+        #[arg(long)]
+        frames: Option<u64>,
+        /// Hide the progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Validate a config file and print the resolved options, layers and filters.
+    Check {
+        /// Config file.
+        #[arg(short, long, default_value = "config.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Process {
+            input,
+            output,
+            config,
+            frames,
+            quiet,
+        } => {
+            let opts = ProcessOptions {
+                config,
+                max_frames: frames,
+                progress: !quiet,
+            };
+            let t0 = std::time::Instant::now();
+            let report = pipeline::process(&input, &output, &opts)
+                .with_context(|| format!("cannot process {}", input.display()))?;
+            let secs = t0.elapsed().as_secs_f64();
+            let mut ms = report.frame_ms.clone();
+            ms.sort_by(f64::total_cmp);
+            let median = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
+            eprintln!(
+                "wrote {} ({} frames in {secs:.1} s, {:.1} ms/frame median, engine {})",
+                output.display(),
+                report.frames,
+                median,
+                report.engine
+            );
+        }
+        Command::Check { config } => {
+            let cfg = backdrop::config::Config::load(&config)?;
+            println!("{}: OK", config.display());
+            println!(
+                "  camera {} → virtual camera {}",
+                cfg.real_video_device, cfg.virtual_video_device
+            );
+            let size = match (cfg.width, cfg.height) {
+                (Some(w), Some(h)) => format!("{w}x{h}"),
+                _ => "auto".into(),
+            };
+            println!("  size {size}, {} fps, mjpeg {:?}", cfg.fps, cfg.mjpeg);
+            println!("  model {}, engine {}", cfg.model, cfg.engine);
+            println!(
+                "  mask: threshold {}, dilate {}, erode {}, blur {}, average {}{}",
+                cfg.segmentation_threshold,
+                cfg.dilate,
+                cfg.erode,
+                cfg.blur,
+                cfg.average_masks,
+                if cfg.debug_show_mask {
+                    ", DEBUG: showing the mask"
+                } else {
+                    ""
+                }
+            );
+            println!("  layers (bottom to top):");
+            for (i, l) in cfg.layers.iter().enumerate() {
+                println!("    {}. {l}", i + 1);
+            }
+            if let Err(e) = backdrop::segment::resolve_model(&cfg) {
+                println!("  warning: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BACKDROP_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("backdrop: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

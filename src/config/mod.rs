@@ -1,0 +1,295 @@
+//! The YAML configuration (SPEC §3): options, defaults, validation and line-numbered errors.
+
+mod layers;
+
+pub use layers::{
+    Anchor, Filter, FilterArg, Interpolation, LayerSource, LayerSpec, FILTER_NAMES, LAYER_SOURCES,
+};
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Errors from reading or validating a config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or an option has a wrong name, type or value.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file (or `<inline>`).
+        path: PathBuf,
+        /// What is wrong, with line and column where known.
+        message: String,
+        /// 1-based line of the error, where known.
+        line: Option<usize>,
+    },
+}
+
+/// Which inference engine runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// ONNX Runtime when its library loads, else tract.
+    #[default]
+    Auto,
+    /// tract, the pure-Rust engine (always available).
+    Tract,
+    /// ONNX Runtime, loaded at run time; an error when it cannot be loaded.
+    Onnxruntime,
+}
+
+impl std::fmt::Display for EngineChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Tract => "tract",
+            EngineChoice::Onnxruntime => "onnxruntime",
+        })
+    }
+}
+
+/// The whole configuration, as read from `config.yaml`, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Camera device, e.g. `/dev/video0`.
+    pub real_video_device: String,
+    /// v4l2loopback device, e.g. `/dev/video10`.
+    pub virtual_video_device: String,
+    /// Capture width; auto-detected when absent.
+    pub width: Option<u32>,
+    /// Capture height; auto-detected when absent.
+    pub height: Option<u32>,
+    /// Capture frame rate.
+    pub fps: u32,
+    /// Ask the camera for MJPEG (`true`), YUYV (`false`) or pick automatically (absent).
+    pub mjpeg: Option<bool>,
+    /// Foreground/background threshold of the mask (0–1).
+    pub segmentation_threshold: f32,
+    /// Blur of the mask edge, in pixels.
+    pub blur: u32,
+    /// Shrink the mask by this many pixels (removes specks).
+    pub dilate: u32,
+    /// Then grow the mask by this many pixels.
+    pub erode: u32,
+    /// Number of recent masks averaged.
+    pub average_masks: u32,
+    /// Output the mask instead of the composition.
+    pub debug_show_mask: bool,
+    /// Model name (`selfie`, `selfie_landscape`) or a path to an `.onnx` file.
+    pub model: String,
+    /// BodyPix multiplier (only for BodyPix models).
+    pub multiplier: Option<f32>,
+    /// BodyPix output stride (only for BodyPix models).
+    pub stride: Option<u32>,
+    /// Factor for the model's input size, where the model allows it.
+    pub internal_resolution: Option<f32>,
+    /// Inference engine.
+    pub engine: EngineChoice,
+    /// Explicit path to `libonnxruntime.so` (else `ORT_DYLIB_PATH`, else the data directory).
+    pub onnxruntime_library: Option<PathBuf>,
+    /// The composition, bottom to top.
+    pub layers: Vec<LayerSpec>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            real_video_device: "/dev/video0".into(),
+            virtual_video_device: "/dev/video10".into(),
+            width: None,
+            height: None,
+            fps: 30,
+            mjpeg: None,
+            segmentation_threshold: 0.5,
+            blur: 6,
+            dilate: 0,
+            erode: 0,
+            average_masks: 2,
+            debug_show_mask: false,
+            model: "selfie".into(),
+            multiplier: None,
+            stride: None,
+            internal_resolution: None,
+            engine: EngineChoice::Auto,
+            onnxruntime_library: None,
+            layers: vec![],
+        }
+    }
+}
+
+/// The configuration used when no file is given: blurred background.
+pub const DEFAULT_YAML: &str = "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n";
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parses and validates YAML text; relative file paths in filters resolve against `base`.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String, line: Option<usize>| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+            line,
+        };
+        // An empty file is a valid config with all defaults.
+        let mut cfg: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| {
+                let line = e.location().map(|l| l.line());
+                invalid(e.to_string(), line)
+            })?
+        };
+        if cfg.layers.is_empty() {
+            cfg.layers = serde_yaml::from_str::<Config>(DEFAULT_YAML)
+                .expect("built-in default config parses")
+                .layers;
+        }
+        for layer in &mut cfg.layers {
+            layer.resolve_paths(base);
+        }
+        cfg.validate().map_err(|m| invalid(m, None))?;
+        Ok(cfg)
+    }
+
+    /// Checks value ranges that the types alone cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.segmentation_threshold) {
+            return Err(format!(
+                "segmentation_threshold: {} is out of range; use a value between 0 and 1 (e.g. 0.5)",
+                self.segmentation_threshold
+            ));
+        }
+        if self.fps == 0 || self.fps > 240 {
+            return Err(format!("fps: {} is out of range; use 1..=240", self.fps));
+        }
+        if self.average_masks > 64 {
+            return Err(format!(
+                "average_masks: {} is too many; use 0..=64 (1 or 0 disables averaging)",
+                self.average_masks
+            ));
+        }
+        for (name, v) in [
+            ("blur", self.blur),
+            ("dilate", self.dilate),
+            ("erode", self.erode),
+        ] {
+            if v > 200 {
+                return Err(format!("{name}: {v} pixels is too large; use 0..=200"));
+            }
+        }
+        if let (Some(w), Some(h)) = (self.width, self.height) {
+            if w == 0 || h == 0 || w > 7680 || h > 4320 || w % 2 == 1 {
+                return Err(format!(
+                    "width/height: {w}x{h} is not a usable size; use an even width up to 7680x4320"
+                ));
+            }
+        }
+        if let Some(r) = self.internal_resolution {
+            if !(r > 0.0 && r <= 1.0) {
+                return Err(format!(
+                    "internal_resolution: {r} is out of range; use a factor in (0, 1]"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.yaml"), Path::new("/base"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults_with_blurred_background() {
+        let c = parse("").unwrap();
+        assert_eq!(c.model, "selfie");
+        assert_eq!(c.layers.len(), 2);
+        assert_eq!(c.layers[0].source, LayerSource::Input);
+        assert!(matches!(
+            c.layers[0].filters[0],
+            Filter::Blur { x: 10, y: 10 }
+        ));
+    }
+
+    #[test]
+    fn options_are_read() {
+        let c = parse(
+            "real_video_device: /dev/video4\nwidth: 1280\nheight: 720\nfps: 25\nmjpeg: true\n\
+             segmentation_threshold: 0.7\nblur: 3\ndilate: 2\nerode: 4\naverage_masks: 5\n\
+             debug_show_mask: true\nmodel: selfie_landscape\nengine: tract\n",
+        )
+        .unwrap();
+        assert_eq!(c.real_video_device, "/dev/video4");
+        assert_eq!(
+            (c.width, c.height, c.fps, c.mjpeg),
+            (Some(1280), Some(720), 25, Some(true))
+        );
+        assert_eq!((c.blur, c.dilate, c.erode, c.average_masks), (3, 2, 4, 5));
+        assert!(c.debug_show_mask);
+        assert_eq!(c.engine, EngineChoice::Tract);
+        assert!((c.segmentation_threshold - 0.7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn unknown_option_names_line_and_accepted_options() {
+        let e = parse("fps: 30\nsegmentation_treshold: 0.5\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("segmentation_treshold"), "{msg}");
+        assert!(msg.contains("segmentation_threshold"), "{msg}");
+        assert!(
+            matches!(e, ConfigError::Invalid { line: Some(2), .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_threshold_is_rejected() {
+        let e = parse("segmentation_threshold: 1.5\n").unwrap_err();
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = parse("fps: 30\nblur: lots\n").unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Invalid { line: Some(2), .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("blur"), "{e}");
+    }
+
+    #[test]
+    fn bad_yaml_syntax_names_line() {
+        let e = parse("fps: 30\nlayers:\n  - input: [[\"blur\", 10]\n").unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Invalid { line: Some(_), .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn engine_values_are_checked() {
+        let e = parse("engine: cuda\n").unwrap_err();
+        assert!(e.to_string().contains("onnxruntime"), "{e}");
+    }
+}

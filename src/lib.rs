@@ -1,0 +1,14 @@
+//! Backdrop: virtual background for Linux video calls.
+//!
+//! Data flow: [`source`] (camera, file) → [`segment`] (model, inference, mask refinement) →
+//! [`compose`] (layers, filters) → [`sink`] (v4l2loopback, file), with [`config`] and
+//! [`pipeline`] around them.
+
+pub mod compose;
+pub mod config;
+pub mod ffmpeg;
+pub mod frame;
+pub mod pipeline;
+pub mod segment;
+pub mod sink;
+pub mod source;

@@ -1,0 +1,116 @@
+//! The fast engine: ONNX Runtime, loaded at run time from the shared library the set-up step
+//! extracts from the PyPI wheel (`ort`'s `load-dynamic`; nothing is downloaded at build time).
+
+use super::{data_dir, Engine, ModelInfo, SegmentError};
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::TensorRef;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The ONNX Runtime version the set-up step installs.
+pub const ORT_VERSION: &str = "1.32.0";
+
+/// Finds `libonnxruntime.so`: the explicit option, else `ORT_DYLIB_PATH`, else the data directory.
+pub fn find_onnxruntime_library(explicit: Option<&Path>) -> Result<PathBuf, SegmentError> {
+    let (path, origin) = if let Some(p) = explicit {
+        (p.to_owned(), "onnxruntime_library in the config")
+    } else if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        (PathBuf::from(p), "ORT_DYLIB_PATH")
+    } else {
+        (
+            data_dir()
+                .join("lib")
+                .join(format!("libonnxruntime.so.{ORT_VERSION}")),
+            "the data directory",
+        )
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(SegmentError::Onnxruntime(format!(
+            "{} (from {origin}) does not exist; run `make onnxruntime` (scripts/fetch_onnxruntime.sh) to install it",
+            path.display()
+        )))
+    }
+}
+
+/// The process-wide ONNX Runtime environment. `ort` can load one library per process, so the
+/// first successful load wins and a later request for another path is refused clearly.
+static ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
+
+fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, SegmentError> {
+    let got = ENV.get_or_init(|| {
+        let env = ort::init_from(lib)
+            .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
+            .with_name("backdrop")
+            .build()
+            .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))?;
+        Ok((env, lib.to_owned()))
+    });
+    match got {
+        Ok((env, loaded)) if loaded == lib => Ok(env),
+        Ok((_, loaded)) => Err(SegmentError::Onnxruntime(format!(
+            "{} is already loaded in this process; restart to use {}",
+            loaded.display(),
+            lib.display()
+        ))),
+        Err(e) => Err(SegmentError::Onnxruntime(e.clone())),
+    }
+}
+
+/// Intra-op threads for ONNX Runtime. One thread: on two cores a second inference thread
+/// competes with capture and composition (measured in the bench; see README "Engines").
+pub const ORT_THREADS: usize = 1;
+
+/// ONNX Runtime session for one model.
+pub struct OrtEngine {
+    session: Session,
+    shape: [usize; 4],
+}
+
+impl OrtEngine {
+    /// Loads ONNX Runtime from `lib` (once per process) and the model into a session.
+    pub fn load(model: &ModelInfo, lib: &Path) -> Result<Self, SegmentError> {
+        let env = environment(lib)?;
+        let load = |e: ort::Error| SegmentError::Load {
+            path: model.path.clone(),
+            reason: e.to_string(),
+        };
+        let session = Session::builder(env)
+            .map_err(load)?
+            .with_intra_threads(ORT_THREADS)
+            .map_err(|e| load(e.into()))?
+            .with_inter_threads(1)
+            .map_err(|e| load(e.into()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| load(e.into()))?
+            .commit_from_file(&model.path)
+            .map_err(load)?;
+        Ok(OrtEngine {
+            session,
+            shape: [1, model.height as usize, model.width as usize, 3],
+        })
+    }
+}
+
+impl Engine for OrtEngine {
+    fn name(&self) -> &'static str {
+        "onnxruntime"
+    }
+
+    fn infer(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), SegmentError> {
+        let run = |e: ort::Error| SegmentError::Run(e.to_string());
+        let tensor = TensorRef::from_array_view((self.shape, input)).map_err(run)?;
+        let outputs = self.session.run(ort::inputs![tensor]).map_err(run)?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(run)?;
+        if data.len() != output.len() {
+            return Err(SegmentError::Run(format!(
+                "model output has {} values, expected {}",
+                data.len(),
+                output.len()
+            )));
+        }
+        output.copy_from_slice(data);
+        Ok(())
+    }
+}
