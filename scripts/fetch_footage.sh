@@ -23,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MANIFEST=$ROOT/scripts/footage.sha256
 DL=${FOOTAGE_DL_DIR:-$ROOT/.cache/footage-dl}
-OUT= WITH_PYFEAT=0 PRINT=0
+OUT='' WITH_PYFEAT=0 PRINT=0
 for a in "$@"; do
   case $a in
     --with-pyfeat) WITH_PYFEAT=1 ;;
@@ -170,7 +170,7 @@ fi
 TMPS=()
 cleanup() { local t; for t in "${TMPS[@]}"; do rm -rf "$t"; done; }
 trap cleanup EXIT
-newtmp() { local t; t=$(mktemp -d "$DL/.tmp.XXXXXX"); TMPS+=("$t"); echo "$t"; }
+newtmp() { TMP=$(mktemp -d "$DL/.tmp.XXXXXX"); TMPS+=("$TMP"); }   # sets TMP (no $(...): TMPS must see it)
 download() {   # URL FILE
   if command -v curl >/dev/null; then curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
   elif command -v wget >/dev/null; then wget -q -t 3 -O "$2" "$1"
@@ -181,7 +181,7 @@ pip_py() { if "$PY" -m pip --version >/dev/null 2>&1; then echo "$PY"; else echo
 # 2. downloads (kept in $DL, reused while they verify)
 fetch_archive() {   # NAME HOW...
   local name=$1 how=$2 spec=$3 t f u; shift 3
-  t=$(newtmp); f=$t/$name
+  newtmp; t=$TMP; f=$t/$name
   say "downloading $name"
   case $how in
     npm) if command -v npm >/dev/null; then (cd "$t" && npm pack --silent "$spec" >/dev/null) || true; fi
@@ -272,7 +272,7 @@ if ((${#NEED_GEN[@]})); then
     NPY=python3; lib=$DL/pylib-$("$NPY" -c 'import sys; print(sys.implementation.cache_tag)')
     if ! PYTHONPATH=$lib "$NPY" -c 'import numpy' 2>/dev/null; then
       say "downloading a numpy wheel for $("$NPY" --version) (numpy is used to make the masks only, not installed)"
-      t=$(newtmp); rm -rf "$lib"
+      newtmp; t=$TMP; rm -rf "$lib" "$lib.part"
       "$NPY" -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: -d "$t" 'numpy>=1.22,<3' \
         || die "pip download numpy failed"
       "$NPY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$t"/numpy-*.whl "$lib.part"

@@ -292,7 +292,8 @@ impl FilterOp for Stripes {
             (self.speed as i64 * ctx.index as i64).rem_euclid(2 * self.width as i64) as usize;
         let k = self.intensity as u32;
         for (y, row) in img.data.chunks_exact_mut(w * 4).enumerate() {
-            let dark = ((y + 2 * self.width as usize - shift) / self.width as usize) % 2 == 0;
+            let dark =
+                ((y + 2 * self.width as usize - shift) / self.width as usize).is_multiple_of(2);
             for p in row.chunks_exact_mut(4) {
                 for c in &mut p[..3] {
                     let v = *c as u32;

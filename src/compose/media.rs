@@ -214,7 +214,7 @@ pub fn load_sequence(
         return Err(format!(
             "{} pictures at {w}x{h} need {} MiB, more than the {} MiB budget; use fewer pictures",
             files.len(),
-            files.len() * per_frame >> 20,
+            (files.len() * per_frame) >> 20,
             MEDIA_BUDGET_BYTES >> 20
         ));
     }
@@ -274,7 +274,7 @@ pub fn load_video(
     tracing::info!(
         "video background {}: {n} frames at {w}x{h}, {} MiB in memory",
         path.display(),
-        n * per_frame >> 20
+        (n * per_frame) >> 20
     );
     Ok(Animation::new(frames, vec![1.0 / fps; n]))
 }

@@ -1,7 +1,5 @@
 //! The layer and filter language of SPEC §4: sources, filter names, the three argument forms.
 
-use serde::de::{self, Deserializer};
-use serde::Deserialize;
 use serde_yaml::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -511,21 +509,21 @@ impl LayerSpec {
     }
 }
 
-impl<'de> Deserialize<'de> for LayerSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        let Value::Mapping(map) = &v else {
-            return Err(de::Error::custom(format!(
+impl LayerSpec {
+    /// Parses one layer entry (`{source: [filters...]}`); the error says what is wrong.
+    pub fn from_value(v: &Value) -> Result<LayerSpec, String> {
+        let Value::Mapping(map) = v else {
+            return Err(format!(
                 "a layer is a one-key map like `- input: [[\"blur\", 10]]`, got {}",
-                show(&v)
-            )));
+                show(v)
+            ));
         };
         if map.len() != 1 {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "a layer has exactly one source key ({}), got {}",
                 LAYER_SOURCES.join(", "),
                 map.len()
-            )));
+            ));
         }
         let (k, filters) = map.iter().next().expect("one entry");
         let key = k.as_str().unwrap_or_default();
@@ -535,11 +533,11 @@ impl<'de> Deserialize<'de> for LayerSpec {
             "previous" => LayerSource::Previous,
             "empty" => LayerSource::Empty,
             _ => {
-                return Err(de::Error::custom(format!(
+                return Err(format!(
                     "unknown layer source `{}`; use one of {}",
                     show(k),
                     LAYER_SOURCES.join(", ")
-                )))
+                ))
             }
         };
         let items: &[Value] = match filters {
@@ -552,9 +550,7 @@ impl<'de> Deserialize<'de> for LayerSpec {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                parse_filter(f).map_err(|m| {
-                    de::Error::custom(format!("layer `{key}`, filter #{}: {m}", i + 1))
-                })
+                parse_filter(f).map_err(|m| format!("layer `{key}`, filter #{}: {m}", i + 1))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LayerSpec { source, filters })

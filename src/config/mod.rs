@@ -96,7 +96,11 @@ pub struct Config {
     /// Explicit path to `libonnxruntime.so` (else `ORT_DYLIB_PATH`, else the data directory).
     pub onnxruntime_library: Option<PathBuf>,
     /// The composition, bottom to top.
+    #[serde(skip)]
     pub layers: Vec<LayerSpec>,
+    /// The `layers` list as written; parsed into `layers` with line numbers for errors.
+    #[serde(rename = "layers")]
+    raw_layers: Vec<serde_yaml::Value>,
 }
 
 impl Default for Config {
@@ -121,6 +125,7 @@ impl Default for Config {
             engine: EngineChoice::Auto,
             onnxruntime_library: None,
             layers: vec![],
+            raw_layers: vec![],
         }
     }
 }
@@ -155,10 +160,17 @@ impl Config {
                 invalid(e.to_string(), line)
             })?
         };
+        let raw = std::mem::take(&mut cfg.raw_layers);
+        for (i, v) in raw.iter().enumerate() {
+            let layer = LayerSpec::from_value(v).map_err(|m| {
+                let line = layer_line(text, i);
+                let at = line.map(|l| format!(" at line {l}")).unwrap_or_default();
+                invalid(format!("layers[{i}]: {m}{at}"), line)
+            })?;
+            cfg.layers.push(layer);
+        }
         if cfg.layers.is_empty() {
-            cfg.layers = serde_yaml::from_str::<Config>(DEFAULT_YAML)
-                .expect("built-in default config parses")
-                .layers;
+            cfg.layers = Config::parse(DEFAULT_YAML, path, base)?.layers;
         }
         for layer in &mut cfg.layers {
             layer.resolve_paths(base);
@@ -209,6 +221,35 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The 1-based line of the `index`-th item of the top-level `layers:` block list, if written
+/// in block style (serde_yaml gives no positions for values, so we find it in the text).
+fn layer_line(text: &str, index: usize) -> Option<usize> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .skip_while(|(_, l)| !l.starts_with("layers:"));
+    lines.next()?;
+    let mut indent = None;
+    let mut seen = 0;
+    for (n, l) in lines {
+        let body = l.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let ind = l.len() - body.len();
+        if ind == 0 && !body.starts_with('-') {
+            return None; // the next top-level key: the list ended
+        }
+        if body.starts_with('-') && *indent.get_or_insert(ind) == ind {
+            if seen == index {
+                return Some(n + 1);
+            }
+            seen += 1;
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -294,7 +294,7 @@ impl Segmenter {
 
     fn infer_resized(&mut self) -> Result<&[f32], SegmentError> {
         for (dst, &src) in self.input.iter_mut().zip(self.resized.buffer()) {
-            *dst = src as f32 * (1.0 / 255.0);
+            *dst = src as f32 / 255.0;
         }
         self.engine.infer(&self.input, &mut self.output)?;
         Ok(&self.output)

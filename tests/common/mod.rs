@@ -1,0 +1,98 @@
+//! Shared helpers for the integration tests: paths to the fetched data, mask metrics.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The project's data directory (models, footage, reference masks), fetched by `make setup`.
+pub fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// A fetched file; panics with the fix when it is missing (tests never skip silently).
+pub fn need(rel: &str) -> PathBuf {
+    let p = data().join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run `make setup` (make test does it for you)",
+        p.display()
+    );
+    p
+}
+
+/// The built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_backdrop"))
+}
+
+/// Reads a picture as a grey plane (0-255).
+pub fn grey(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_luma8();
+    (img.width(), img.height(), img.into_raw())
+}
+
+/// Intersection over union of two masks thresholded at 128.
+pub fn iou(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let (mut i, mut u) = (0u64, 0u64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x >= 128, y >= 128);
+        i += (x && y) as u64;
+        u += (x || y) as u64;
+    }
+    if u == 0 {
+        1.0
+    } else {
+        i as f64 / u as f64
+    }
+}
+
+/// Runs the binary with arguments; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run backdrop");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Frame count and size of a video, via ffprobe.
+pub fn video_info(path: &std::path::Path) -> (u32, u32, u64) {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+        ])
+        .args(["stream=width,height,nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    let s = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<u64> = s.trim().split(',').map(|x| x.parse().unwrap()).collect();
+    (v[0] as u32, v[1] as u32, v[2])
+}
+
+/// Decodes one video frame (0-based index) to RGB via ffmpeg.
+pub fn video_frame(path: &std::path::Path, index: u32) -> image::RgbImage {
+    let tmp = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("select=eq(n\\,{index})"), "-frames:v", "1"])
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    image::open(tmp.path()).unwrap().to_rgb8()
+}
