@@ -8,6 +8,7 @@ pub mod compose;
 pub mod config;
 pub mod ffmpeg;
 pub mod frame;
+pub mod live;
 pub mod pipeline;
 pub mod segment;
 pub mod sink;

@@ -1,6 +1,7 @@
 //! Frame sources: video files, pictures and (in `v4l`) cameras.
 
 mod file;
+pub mod mjpeg;
 
 pub use file::{StillSource, VideoSource};
 
