@@ -4,6 +4,7 @@
 //! [`compose`] (layers, filters) → [`sink`] (v4l2loopback, file), with [`config`] and
 //! [`pipeline`] around them.
 
+pub mod bench;
 pub mod compose;
 pub mod config;
 pub mod ffmpeg;
@@ -13,3 +14,4 @@ pub mod pipeline;
 pub mod segment;
 pub mod sink;
 pub mod source;
+pub mod stats;

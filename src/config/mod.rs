@@ -95,6 +95,12 @@ pub struct Config {
     pub engine: EngineChoice,
     /// Explicit path to `libonnxruntime.so` (else `ORT_DYLIB_PATH`, else the data directory).
     pub onnxruntime_library: Option<PathBuf>,
+    /// Pixel format written to the virtual camera.
+    pub output_format: crate::sink::yuv::OutputFormat,
+    /// Most masks per second (the model may run slower than the video); absent = every frame.
+    pub mask_fps: Option<f32>,
+    /// Delay the video by the inference latency so each frame is composed with its own mask.
+    pub delay_video: bool,
     /// The composition, bottom to top.
     #[serde(skip)]
     pub layers: Vec<LayerSpec>,
@@ -124,6 +130,9 @@ impl Default for Config {
             internal_resolution: None,
             engine: EngineChoice::Auto,
             onnxruntime_library: None,
+            output_format: Default::default(),
+            mask_fps: None,
+            delay_video: false,
             layers: vec![],
             raw_layers: vec![],
         }
@@ -134,6 +143,23 @@ impl Default for Config {
 pub const DEFAULT_YAML: &str = "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n";
 
 impl Config {
+    /// True when `other` needs the model reloaded.
+    pub fn model_changed(&self, other: &Config) -> bool {
+        (&self.model, self.engine, &self.onnxruntime_library, self.multiplier, self.stride, self.internal_resolution)
+            != (&other.model, other.engine, &other.onnxruntime_library, other.multiplier, other.stride, other.internal_resolution)
+    }
+
+    /// True when `other` needs the camera re-initialised.
+    pub fn capture_changed(&self, other: &Config) -> bool {
+        (&self.real_video_device, self.width, self.height, self.fps, self.mjpeg)
+            != (&other.real_video_device, other.width, other.height, other.fps, other.mjpeg)
+    }
+
+    /// True when `other` needs the virtual camera re-opened.
+    pub fn output_changed(&self, other: &Config) -> bool {
+        (&self.virtual_video_device, self.output_format, self.fps) != (&other.virtual_video_device, other.output_format, other.fps)
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -210,6 +236,11 @@ impl Config {
                 return Err(format!(
                     "width/height: {w}x{h} is not a usable size; use an even width up to 7680x4320"
                 ));
+            }
+        }
+        if let Some(f) = self.mask_fps {
+            if !(f > 0.0 && f <= 240.0) {
+                return Err(format!("mask_fps: {f} is out of range; use 0 < mask_fps <= 240, or remove it"));
             }
         }
         if let Some(r) = self.internal_resolution {

@@ -241,6 +241,17 @@ pub struct Segmenter {
     resized: Image<'static>,
     input: Vec<f32>,
     output: Vec<f32>,
+    /// Wall time of the last resize and inference.
+    pub last_timing: SegmentTiming,
+}
+
+/// Wall and CPU milliseconds of the last `segment` call, split into resize and inference.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SegmentTiming {
+    /// Resize (wall ms, cpu ms).
+    pub resize: (f64, f64),
+    /// Inference (wall ms, cpu ms).
+    pub infer: (f64, f64),
 }
 
 impl Segmenter {
@@ -253,6 +264,7 @@ impl Segmenter {
             resized: Image::new(model.width, model.height, PixelType::U8x3),
             input: vec![0.0; n * 3],
             output: vec![0.0; n],
+            last_timing: SegmentTiming::default(),
             model,
         }
     }
@@ -280,9 +292,11 @@ impl Segmenter {
             .map_err(|e| SegmentError::Run(format!("bad frame buffer: {e}")))?;
         // The model sees the whole frame stretched to its input (MediaPipe's own pre-processing).
         let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        let probe = crate::stats::Probe::start();
         self.resizer
             .resize(&src, &mut self.resized, &opts)
             .map_err(|e| SegmentError::Run(format!("resize: {e}")))?;
+        self.last_timing.resize = probe.ms();
         self.infer_resized()
     }
 
@@ -296,7 +310,9 @@ impl Segmenter {
         for (dst, &src) in self.input.iter_mut().zip(self.resized.buffer()) {
             *dst = src as f32 / 255.0;
         }
+        let probe = crate::stats::Probe::start();
         self.engine.infer(&self.input, &mut self.output)?;
+        self.last_timing.infer = probe.ms();
         Ok(&self.output)
     }
 }

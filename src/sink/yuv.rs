@@ -8,7 +8,8 @@ use yuvutils_rs::{
 };
 
 /// Output pixel formats of the virtual camera.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// Packed 4:2:2, 2 bytes per pixel (the default: every consumer takes it).
     #[default]
