@@ -1,6 +1,8 @@
 //! The `backdrop` command line: parses arguments, runs the library, maps errors to exit codes.
 
 use anyhow::Context;
+use backdrop::bench::BenchOptions;
+use backdrop::config::EngineChoice;
 use backdrop::pipeline::{self, ProcessOptions};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +34,29 @@ enum Command {
         /// Hide the progress bar.
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Run the full pipeline on a real clip without devices and print per-stage timings.
+    Bench {
+        /// A video with a person (scaled to --size, re-encoded as MJPEG before timing).
+        input: PathBuf,
+        /// Frame size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Frames to run.
+        #[arg(long, default_value_t = 300)]
+        frames: u64,
+        /// Inference engine: auto, tract or onnxruntime.
+        #[arg(long)]
+        engine: Option<String>,
+        /// Pace the input at this frame rate (reports cores used); default: as fast as possible.
+        #[arg(long)]
+        fps: Option<f64>,
+        /// Model: selfie, selfie_landscape or a path.
+        #[arg(long)]
+        model: Option<String>,
+        /// Config file (default: blurred background).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
     /// Validate a config file and print the resolved options, layers and filters.
     Check {
@@ -70,6 +95,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 report.engine
             );
         }
+        Command::Bench {
+            input,
+            size,
+            frames,
+            engine,
+            fps,
+            model,
+            config,
+        } => {
+            let engine = match engine.as_deref() {
+                None => None,
+                Some("auto") => Some(EngineChoice::Auto),
+                Some("tract") => Some(EngineChoice::Tract),
+                Some("onnxruntime") => Some(EngineChoice::Onnxruntime),
+                Some(e) => anyhow::bail!("--engine {e}: use auto, tract or onnxruntime"),
+            };
+            let opts = BenchOptions {
+                width: size.0,
+                height: size.1,
+                frames,
+                engine,
+                fps,
+                config,
+                model,
+            };
+            let report = backdrop::bench::run_bench(&input, &opts)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("bench on {}", input.display()))?;
+            print!("{}", backdrop::bench::format_report(&report, &opts));
+        }
         Command::Check { config } => {
             let cfg = backdrop::config::Config::load(&config)?;
             println!("{}: OK", config.display());
@@ -106,6 +161,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("use WIDTHxHEIGHT, e.g. 1280x720")?;
+    let (w, h) = (
+        w.parse().map_err(|_| "bad width")?,
+        h.parse().map_err(|_| "bad height")?,
+    );
+    if w < 16 || h < 16 || w % 2 == 1 {
+        return Err("use an even width and a height of at least 16".into());
+    }
+    Ok((w, h))
 }
 
 fn main() -> ExitCode {
