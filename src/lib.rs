@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod compose;
 pub mod config;
+pub mod devices;
 pub mod ffmpeg;
 pub mod frame;
 pub mod live;
@@ -15,3 +16,4 @@ pub mod segment;
 pub mod sink;
 pub mod source;
 pub mod stats;
+pub mod v4l2;

@@ -18,6 +18,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Camera → virtual camera until Ctrl-C: the main job. The config file is watched for changes.
+    Run {
+        /// Config file (default: blurred background, /dev/video0 → /dev/video10).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// List V4L2 devices: cameras with their formats, sizes and rates, and v4l2loopback outputs.
+    Devices,
+    /// Check the v4l2loopback module, the virtual camera and the camera, and print the fixes.
+    Doctor {
+        /// Config file naming the devices (default: /dev/video0 → /dev/video10).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
     /// Run the pipeline on a video or picture file and write a video or picture.
     Process {
         /// Input video (.mp4, .mkv, .webm, .avi, .y4m, ...) or picture (.png, .jpg, ...).
@@ -68,6 +82,44 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run { config } => {
+            use std::sync::{atomic::AtomicBool, Arc};
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                // The first signal stops cleanly; a second one while stopping exits at once.
+                signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+                signal_hook::flag::register(sig, stop.clone())?;
+            }
+            let cfg = backdrop::live::load_with(config.as_deref(), None)?;
+            let report = backdrop::live::run_live(
+                cfg,
+                backdrop::live::LiveOptions::new(config, stop),
+                backdrop::source::camera::factory(),
+                backdrop::sink::loopback::factory(),
+            )?;
+            let secs = report.elapsed.as_secs_f64().max(1e-3);
+            eprintln!(
+                "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks",
+                report.frames_out,
+                report.frames_out as f64 / secs,
+                report.frames_in,
+                report.masks
+            );
+        }
+        Command::Devices => {
+            print!(
+                "{}",
+                backdrop::devices::render_devices(&backdrop::devices::list_devices())
+            );
+        }
+        Command::Doctor { config } => {
+            let cfg = pipeline::load_config(config.as_deref())?;
+            let report = backdrop::devices::doctor(&cfg);
+            print!("{}", report.render());
+            if report.failed() {
+                std::process::exit(1);
+            }
+        }
         Command::Process {
             input,
             output,

@@ -1,6 +1,7 @@
 //! Frame sinks: video files, pictures and (in `loopback`) the virtual camera.
 
 mod file;
+pub mod loopback;
 pub mod yuv;
 
 pub use file::{PictureSink, VideoSink};

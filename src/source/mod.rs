@@ -1,5 +1,6 @@
 //! Frame sources: video files, pictures and (in `v4l`) cameras.
 
+pub mod camera;
 mod file;
 pub mod mjpeg;
 

@@ -1,0 +1,558 @@
+//! The virtual camera: composed RGB frames scaled to a size every browser accepts, converted to
+//! YUYV (or I420) and handed to a v4l2loopback device through mmap streaming.
+//!
+//! I/O path: REQBUFS → QUERYBUF/mmap → QBUF → STREAMON, then DQBUF/fill/QBUF per frame. It is the
+//! one sequence every v4l2loopback accepts: 0.14+ rejects STREAMON without REQBUFS, older
+//! versions need STREAMON to announce the capture side again on re-opens with exclusive_caps,
+//! and 0.12.x (Debian 12) breaks the device for later producers after a write() producer exits
+//! (mmap producers are not affected). write(2) is kept as a fallback for drivers without MMAP
+//! output.
+
+use crate::frame::RgbFrame;
+use crate::live::{LiveError, LiveSink};
+use crate::sink::yuv::{OutputFormat, YuvConverter};
+use crate::v4l2::{
+    fourcc_str, Device, Mapping, PixFormat, BUF_TYPE_OUTPUT, CAP_VIDEO_CAPTURE, CAP_VIDEO_OUTPUT,
+    COLORSPACE_SMPTE170M, EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL, FIELD_NONE,
+    PIX_YUV420, PIX_YUYV,
+};
+use fast_image_resize::{
+    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Output sizes every common consumer accepts (Firefox refuses odd ones), largest first.
+pub const ACCEPTED_SIZES: &[(u32, u32)] = &[
+    (1920, 1080),
+    (1280, 720),
+    (960, 540),
+    (800, 600),
+    (640, 480),
+    (640, 360),
+    (320, 240),
+];
+
+/// Buffers asked of the loopback (v4l2loopback grants up to its `max_buffers`, 2 by default).
+const OUTPUT_BUFFERS: u32 = 4;
+
+/// The accepted output size nearest to a camera's `width`x`height`: the same size when it is
+/// accepted, else the smallest accepted size of the same shape that is not smaller, else the
+/// one closest in shape and area (the frame is then scaled to cover it and centre-cropped).
+pub fn output_size(width: u32, height: u32) -> (u32, u32) {
+    if ACCEPTED_SIZES.contains(&(width, height)) || width == 0 || height == 0 {
+        return if width == 0 || height == 0 {
+            (640, 480)
+        } else {
+            (width, height)
+        };
+    }
+    let aspect = width as f64 / height as f64;
+    let same_shape = |&&(w, h): &&(u32, u32)| ((w as f64 / h as f64) / aspect - 1.0).abs() < 0.02;
+    if let Some(&s) = ACCEPTED_SIZES
+        .iter()
+        .rev()
+        .filter(same_shape)
+        .find(|&&(w, h)| w >= width && h >= height)
+    {
+        return s;
+    }
+    if let Some(&s) = ACCEPTED_SIZES.iter().find(same_shape) {
+        return s;
+    }
+    let cost = |&(w, h): &(u32, u32)| {
+        let shape = ((w as f64 / h as f64) / aspect).ln().abs();
+        let area = ((w as f64 * h as f64) / (width as f64 * height as f64))
+            .ln()
+            .abs();
+        shape * 4.0 + area
+    };
+    ACCEPTED_SIZES
+        .iter()
+        .copied()
+        .min_by(|a, b| cost(a).total_cmp(&cost(b)))
+        .expect("list is not empty")
+}
+
+/// Errors opening the virtual camera, each naming the device and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopbackError {
+    /// The device node does not exist.
+    #[error("virtual camera {device} does not exist; {fix}")]
+    NotFound {
+        /// The device.
+        device: PathBuf,
+        /// What to do (load the module, or pick the right node).
+        fix: String,
+    },
+    /// No permission.
+    #[error("no permission to open virtual camera {0}; add yourself to the video group: sudo usermod -aG video $USER, then log in again")]
+    Permission(PathBuf),
+    /// The node is not a v4l2loopback device (the classic `VIDIOC_S_FMT: Invalid argument`).
+    #[error("{device} is not a v4l2loopback device (it is {what}); set virtual_video_device to the loopback node (see `backdrop devices`)")]
+    NotLoopback {
+        /// The device.
+        device: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
+    /// Another producer feeds the device.
+    #[error("virtual camera {device} is busy: another program already writes to it{holders}; stop it, or use another loopback device (modprobe v4l2loopback devices=2)")]
+    Busy {
+        /// The device.
+        device: PathBuf,
+        /// ", used by ..." when known.
+        holders: String,
+    },
+    /// The driver refused the format (v4l2loopback 0.12 after a write() producer exited).
+    #[error("virtual camera {device} refused {format} {width}x{height}: {reason}; reload the module: sudo modprobe -r v4l2loopback && {modprobe}")]
+    FormatRefused {
+        /// The device.
+        device: PathBuf,
+        /// Pixel format.
+        format: String,
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// What the driver said.
+        reason: String,
+        /// The modprobe line.
+        modprobe: String,
+    },
+    /// Another ioctl failed.
+    #[error("virtual camera {device}: {op} failed: {source}")]
+    Io {
+        /// The device.
+        device: PathBuf,
+        /// The operation.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// The modprobe line Backdrop documents, for the node `device` (video_nr taken from its name).
+pub fn modprobe_line(device: &Path) -> String {
+    let nr = device
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("video"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(10);
+    format!("sudo modprobe v4l2loopback video_nr={nr} card_label=Backdrop exclusive_caps=1")
+}
+
+/// How frames reach the driver.
+enum Io {
+    /// Streaming: mapped driver buffers, filled in turn.
+    Mmap {
+        bufs: Vec<Mapping>,
+        next: usize,
+        queued: usize,
+    },
+    /// write(2) of whole frames.
+    Write,
+}
+
+/// An open output. Field order matters: mappings drop before the device closes.
+struct Output {
+    io: Io,
+    dev: Device,
+    /// Whether the client-usage event works (v4l2loopback 0.13+).
+    usage_events: bool,
+}
+
+/// A v4l2loopback virtual camera; see the module docs.
+pub struct Loopback {
+    out: Option<Output>,
+    device: PathBuf,
+    width: u32,
+    height: u32,
+    fps: u32,
+    format: OutputFormat,
+    converter: YuvConverter,
+    resizer: Resizer,
+    scaled: RgbFrame,
+    yuv: Vec<u8>,
+    consumers: Option<bool>,
+    last_retry: Option<Instant>,
+}
+
+impl Loopback {
+    /// Opens `device`, sets `width`x`height` in `format` at `fps` and starts streaming a black
+    /// frame so consumers see a camera at once. `width` must be even.
+    pub fn open(
+        device: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: u32,
+        format: OutputFormat,
+    ) -> Result<Loopback, LoopbackError> {
+        let device = device.as_ref().to_owned();
+        let width = width.max(2) & !1;
+        let height = height.max(2) & !1;
+        let mut lb = Loopback {
+            out: None,
+            device,
+            width,
+            height,
+            fps,
+            format,
+            converter: YuvConverter::default(),
+            resizer: Resizer::new(),
+            scaled: RgbFrame::default(),
+            yuv: Vec::new(),
+            consumers: None,
+            last_retry: None,
+        };
+        lb.out = Some(lb.start()?);
+        let black = RgbFrame::new(width, height);
+        lb.write(&black).map_err(|e| LoopbackError::Io {
+            device: lb.device.clone(),
+            op: "first frame",
+            source: io::Error::other(e.to_string()),
+        })?;
+        Ok(lb)
+    }
+
+    /// The output size.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// The device path.
+    pub fn device(&self) -> &Path {
+        &self.device
+    }
+
+    /// "mmap" or "write", the I/O path in use (for logs and tests).
+    pub fn io_path(&self) -> &'static str {
+        match self.out.as_ref().map(|o| &o.io) {
+            Some(Io::Mmap { .. }) => "mmap",
+            Some(Io::Write) => "write",
+            None => "closed",
+        }
+    }
+
+    fn io_err(&self, op: &'static str, source: io::Error) -> LoopbackError {
+        LoopbackError::Io {
+            device: self.device.clone(),
+            op,
+            source,
+        }
+    }
+
+    fn start(&self) -> Result<Output, LoopbackError> {
+        let path = &self.device;
+        let dev = Device::open(path, false).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => LoopbackError::NotFound {
+                device: path.clone(),
+                fix: not_found_fix(path),
+            },
+            Some(libc::EACCES | libc::EPERM) => LoopbackError::Permission(path.clone()),
+            Some(libc::EBUSY) => LoopbackError::Busy {
+                device: path.clone(),
+                holders: crate::source::camera::holders_suffix(path),
+            },
+            _ => self.io_err("open", e),
+        })?;
+        let cap = dev
+            .query_cap()
+            .map_err(|e| self.io_err("VIDIOC_QUERYCAP", e))?;
+        if !cap.is_loopback() {
+            let caps = cap.caps();
+            let what = if caps & CAP_VIDEO_CAPTURE != 0 && caps & CAP_VIDEO_OUTPUT == 0 {
+                format!("a camera: {}, driver {}", cap.card(), cap.driver())
+            } else {
+                format!("{}, driver {}", cap.card(), cap.driver())
+            };
+            return Err(LoopbackError::NotLoopback {
+                device: path.clone(),
+                what,
+            });
+        }
+        let fourcc = match self.format {
+            OutputFormat::Yuyv => PIX_YUYV,
+            OutputFormat::I420 => PIX_YUV420,
+        };
+        let frame_bytes = self.format.frame_bytes(self.width, self.height) as u32;
+        let want = PixFormat {
+            width: self.width,
+            height: self.height,
+            pixelformat: fourcc,
+            field: FIELD_NONE,
+            bytesperline: match self.format {
+                OutputFormat::Yuyv => self.width * 2,
+                OutputFormat::I420 => self.width,
+            },
+            sizeimage: frame_bytes,
+            colorspace: COLORSPACE_SMPTE170M,
+            ..Default::default()
+        };
+        let refused = |reason: String| LoopbackError::FormatRefused {
+            device: path.clone(),
+            format: fourcc_str(fourcc),
+            width: self.width,
+            height: self.height,
+            reason,
+            modprobe: modprobe_line(path),
+        };
+        let got = dev
+            .set_format(BUF_TYPE_OUTPUT, want)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EBUSY) => LoopbackError::Busy {
+                    device: path.clone(),
+                    holders: crate::source::camera::holders_suffix(path),
+                },
+                _ => refused(format!("VIDIOC_S_FMT: {e}")),
+            })?;
+        if (got.width, got.height, got.pixelformat) != (self.width, self.height, fourcc) {
+            // v4l2loopback answers S_FMT with the running format while another producer streams.
+            return Err(LoopbackError::Busy {
+                device: path.clone(),
+                holders: format!(
+                    " (it is already streaming {}x{} {}){}",
+                    got.width,
+                    got.height,
+                    fourcc_str(got.pixelformat),
+                    crate::source::camera::holders_suffix(path)
+                ),
+            });
+        }
+        // Consumers read the rate with G_PARM; a driver without it is not fatal.
+        if let Err(e) = dev.set_fps(BUF_TYPE_OUTPUT, self.fps) {
+            tracing::warn!("virtual camera {}: VIDIOC_S_PARM: {e}", path.display());
+        }
+        let io = match dev.request_buffers(BUF_TYPE_OUTPUT, OUTPUT_BUFFERS) {
+            Ok(n) if n > 0 => {
+                let mut bufs = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let b = dev
+                        .query_buffer(BUF_TYPE_OUTPUT, i)
+                        .map_err(|e| self.io_err("VIDIOC_QUERYBUF", e))?;
+                    if (b.length as usize) < frame_bytes as usize {
+                        return Err(refused(format!(
+                            "buffer {i} holds {} bytes, a frame needs {frame_bytes}",
+                            b.length
+                        )));
+                    }
+                    bufs.push(dev.map(&b).map_err(|e| self.io_err("mmap", e))?);
+                }
+                Io::Mmap {
+                    bufs,
+                    next: 0,
+                    queued: 0,
+                }
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(
+                    "virtual camera {}: no MMAP output buffers, falling back to write()",
+                    path.display()
+                );
+                Io::Write
+            }
+        };
+        let usage_events = dev
+            .subscribe_event(EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL)
+            .is_ok();
+        tracing::info!(
+            "virtual camera {}: {}x{} {} at {} fps ({}, consumer events {})",
+            path.display(),
+            self.width,
+            self.height,
+            fourcc_str(fourcc),
+            self.fps,
+            if matches!(io, Io::Mmap { .. }) {
+                "mmap streaming"
+            } else {
+                "write()"
+            },
+            if usage_events { "on" } else { "not supported" }
+        );
+        Ok(Output {
+            io,
+            dev,
+            usage_events,
+        })
+    }
+
+    /// Scales (cover + centre crop) and converts `frame` into `self.yuv`.
+    fn convert(&mut self, frame: &RgbFrame) {
+        let src = if (frame.width, frame.height) == (self.width, self.height) {
+            frame
+        } else {
+            self.scaled.reshape(self.width, self.height);
+            let s = ImageRef::new(frame.width, frame.height, &frame.data, PixelType::U8x3)
+                .expect("frame buffer matches its size");
+            let mut d = Image::from_slice_u8(
+                self.width,
+                self.height,
+                &mut self.scaled.data,
+                PixelType::U8x3,
+            )
+            .expect("buffer matches size");
+            let opts = ResizeOptions::new()
+                .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+                .fit_into_destination(Some((0.5, 0.5)));
+            self.resizer
+                .resize(&s, &mut d, &opts)
+                .expect("same pixel type");
+            &self.scaled
+        };
+        self.converter.convert(src, self.format, &mut self.yuv);
+    }
+}
+
+fn not_found_fix(device: &Path) -> String {
+    if Path::new("/sys/module/v4l2loopback").exists() {
+        let nodes: Vec<String> = crate::devices::loopback_nodes()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        format!(
+            "v4l2loopback is loaded with {}; set virtual_video_device to one of them, or reload it: sudo modprobe -r v4l2loopback && {}",
+            if nodes.is_empty() {
+                "no devices".to_owned()
+            } else {
+                nodes.join(", ")
+            },
+            modprobe_line(device)
+        )
+    } else {
+        format!(
+            "the v4l2loopback module is not loaded: {} (install it first with sudo apt install v4l2loopback-dkms; see `backdrop doctor`)",
+            modprobe_line(device)
+        )
+    }
+}
+
+impl LiveSink for Loopback {
+    fn write(&mut self, frame: &RgbFrame) -> Result<(), LiveError> {
+        if self.out.is_none() {
+            // The device went away (module reloaded): retry once a second, keep the caller going.
+            if self
+                .last_retry
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                return Err(LiveError::Lost(format!(
+                    "virtual camera {} is gone",
+                    self.device.display()
+                )));
+            }
+            self.last_retry = Some(Instant::now());
+            match self.start() {
+                Ok(o) => {
+                    tracing::info!("virtual camera {} is back", self.device.display());
+                    self.out = Some(o);
+                }
+                Err(e) => return Err(LiveError::Lost(e.to_string())),
+            }
+        }
+        self.convert(frame);
+        let out = self.out.as_mut().expect("opened above");
+        let n = self.yuv.len();
+        let res = match &mut out.io {
+            Io::Mmap { bufs, next, queued } => (|| {
+                // Once every buffer was queued, take one back first (the V4L2 protocol; the
+                // loopback never blocks here). The buffer is chosen round-robin rather than by
+                // DQBUF's answer because v4l2loopback 0.12 returns the newest one, the frame a
+                // reader may be copying right now.
+                if *queued >= bufs.len() {
+                    out.dev.dequeue(BUF_TYPE_OUTPUT)?;
+                } else {
+                    *queued += 1;
+                }
+                let i = *next;
+                bufs[i].as_mut_slice()[..n].copy_from_slice(&self.yuv);
+                out.dev.queue(BUF_TYPE_OUTPUT, i as u32, n as u32)?;
+                *next = (i + 1) % bufs.len();
+                if *queued == 1 {
+                    out.dev.stream_on(BUF_TYPE_OUTPUT)?;
+                }
+                Ok::<(), io::Error>(())
+            })(),
+            Io::Write => out.dev.write_frame(&self.yuv),
+        };
+        res.map_err(|e| {
+            self.out = None;
+            self.last_retry = Some(Instant::now());
+            LiveError::Lost(format!(
+                "virtual camera {}: writing a frame failed: {e}",
+                self.device.display()
+            ))
+        })
+    }
+
+    fn has_consumers(&mut self) -> Option<bool> {
+        let out = self.out.as_ref()?;
+        if !out.usage_events {
+            return None;
+        }
+        while out
+            .dev
+            .poll(libc::POLLPRI, Duration::ZERO)
+            .is_ok_and(|r| r & libc::POLLPRI != 0)
+        {
+            match out.dev.dequeue_event() {
+                Some((EVENT_PRI_CLIENT_USAGE, count)) => self.consumers = Some(count > 0),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.consumers
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        if let Some(o) = &self.out {
+            if matches!(o.io, Io::Mmap { .. }) {
+                let _ = o.dev.stream_off(BUF_TYPE_OUTPUT);
+            }
+        }
+    }
+}
+
+/// The sink factory for [`crate::live::run_live`]: opens `virtual_video_device` at the accepted
+/// size nearest the camera's, in the configured format, at the configured rate.
+pub fn factory() -> crate::live::SinkFactory {
+    Box::new(|cfg: &crate::config::Config, mode: crate::live::LiveMode| {
+        let (w, h) = output_size(mode.width, mode.height);
+        Loopback::open(&cfg.virtual_video_device, w, h, cfg.fps, cfg.output_format)
+            .map(|l| Box::new(l) as Box<dyn LiveSink>)
+            .map_err(|e| LiveError::Fatal(e.to_string()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sizes_stay_and_others_map_to_the_nearest_accepted_one() {
+        assert_eq!(output_size(1280, 720), (1280, 720));
+        assert_eq!(output_size(640, 480), (640, 480));
+        // Same shape, not smaller.
+        assert_eq!(output_size(1024, 576), (1280, 720));
+        assert_eq!(output_size(352, 288), (320, 240));
+        assert_eq!(output_size(2560, 1440), (1920, 1080));
+        assert_eq!(output_size(3840, 2160), (1920, 1080));
+        assert_eq!(output_size(160, 120), (320, 240));
+        assert_eq!(output_size(1024, 768), (800, 600));
+        // 4:3 larger than any accepted 4:3 size: the largest 4:3 one.
+        assert_eq!(output_size(1600, 1200), (800, 600));
+        // Odd shapes: closest in shape and area.
+        assert_eq!(output_size(1280, 800), (1280, 720));
+        assert_eq!(output_size(0, 0), (640, 480));
+    }
+
+    #[test]
+    fn modprobe_line_names_the_node_number_and_exclusive_caps() {
+        assert_eq!(
+            modprobe_line(Path::new("/dev/video7")),
+            "sudo modprobe v4l2loopback video_nr=7 card_label=Backdrop exclusive_caps=1"
+        );
+    }
+}

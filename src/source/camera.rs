@@ -1,0 +1,699 @@
+//! A V4L2 webcam as a [`LiveSource`]: mode selection, mmap streaming, MJPEG/YUYV decoding into
+//! RGB, and recovery when the camera stalls or is unplugged.
+
+use crate::frame::RgbFrame;
+use crate::live::{LiveError, LiveMode, LiveSource, Read};
+use crate::v4l2::{
+    fourcc_str, Device, FrameRates, FrameSizes, Mapping, PixFormat, BUF_FLAG_ERROR,
+    BUF_TYPE_CAPTURE, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, PIX_MJPEG, PIX_YUYV,
+};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use yuvutils_rs::{YuvPackedImage, YuvRange, YuvStandardMatrix};
+
+/// Buffers requested from the camera: enough to decode one while the driver fills others.
+const CAPTURE_BUFFERS: u32 = 4;
+
+/// Largest area picked automatically: call apps send at most 1080p, and decoding more costs
+/// CPU the model needs.
+const AUTO_MAX_AREA: u64 = 1920 * 1080;
+
+/// Errors opening a camera, each naming the device and the likely fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    /// The device node does not exist.
+    #[error("camera {0} does not exist; plug the camera in or set real_video_device (see `backdrop devices`)")]
+    NotFound(PathBuf),
+    /// No permission to open the node.
+    #[error("no permission to open camera {0}; add yourself to the video group: sudo usermod -aG video $USER, then log in again")]
+    Permission(PathBuf),
+    /// Another program holds the camera.
+    #[error("camera {device} is busy{holders}; close the other program using it (a browser tab, another video app)")]
+    Busy {
+        /// The device.
+        device: PathBuf,
+        /// Which processes hold it, when known (", used by ...").
+        holders: String,
+    },
+    /// The node is not a capture device (e.g. the v4l2loopback output, or a metadata node).
+    #[error("{device} is not a camera ({what}); set real_video_device to a camera (see `backdrop devices`)")]
+    NotACamera {
+        /// The device.
+        device: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
+    /// The camera offers neither MJPEG nor YUYV (or not the one `mjpeg` asks for).
+    #[error("camera {device} offers no usable format ({wanted} wanted, it has {offered}); change `mjpeg` in the config or use another camera")]
+    NoFormat {
+        /// The device.
+        device: PathBuf,
+        /// What the config asks for.
+        wanted: String,
+        /// What the camera offers.
+        offered: String,
+    },
+    /// An ioctl failed.
+    #[error("camera {device}: {op} failed: {source}")]
+    Io {
+        /// The device.
+        device: PathBuf,
+        /// The operation.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl CameraError {
+    fn io(device: &Path, op: &'static str, source: io::Error) -> CameraError {
+        match source.raw_os_error() {
+            Some(libc::EBUSY) => CameraError::Busy {
+                device: device.to_owned(),
+                holders: holders_suffix(device),
+            },
+            _ => CameraError::Io {
+                device: device.to_owned(),
+                op,
+                source,
+            },
+        }
+    }
+
+    /// True when retrying later may succeed (unplugged, busy, vanished mid-setup).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CameraError::NotFound(_) | CameraError::Busy { .. } => true,
+            CameraError::Io { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(libc::ENODEV | libc::ENXIO | libc::EIO | libc::ENOENT | libc::EAGAIN)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// ", used by NAME (pid N)" for the processes holding `device` open, or "".
+pub fn holders_suffix(device: &Path) -> String {
+    let h = crate::devices::holders(device);
+    if h.is_empty() {
+        String::new()
+    } else {
+        format!(", used by {}", h.join(", "))
+    }
+}
+
+/// One (format, size) a camera offers, with its fastest rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModeOption {
+    /// `PIX_MJPEG` or `PIX_YUYV`.
+    pub fourcc: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Fastest frame rate at this size (0 when unknown).
+    pub max_fps: f64,
+}
+
+impl ModeOption {
+    fn area(&self) -> u64 {
+        self.width as u64 * self.height as u64
+    }
+}
+
+/// Sizes tried on cameras that accept any size in a range.
+const STEPWISE_SIZES: &[(u32, u32)] = &[(1920, 1080), (1280, 720), (640, 480), (640, 360)];
+
+/// Picks the capture mode: the requested size if given (the nearest offered one otherwise), else
+/// the largest mode (up to 1080p) that reaches `fps`; MJPEG is preferred above 640x480, where
+/// USB cameras only reach full rate compressed, YUYV at or below (no decode cost or artefacts).
+pub fn choose_mode(
+    options: &[ModeOption],
+    width: Option<u32>,
+    height: Option<u32>,
+    fps: u32,
+    mjpeg: Option<bool>,
+) -> Option<ModeOption> {
+    let allowed: Vec<ModeOption> = options
+        .iter()
+        .copied()
+        .filter(|o| match mjpeg {
+            Some(true) => o.fourcc == PIX_MJPEG,
+            Some(false) => o.fourcc == PIX_YUYV,
+            None => o.fourcc == PIX_MJPEG || o.fourcc == PIX_YUYV,
+        })
+        .collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    // Rates like 29.97 count as 30; unknown rates (0) are assumed to reach it.
+    let reaches = |o: &ModeOption| o.max_fps == 0.0 || o.max_fps + 0.5 >= fps as f64;
+    let prefer_format = |o: &ModeOption| {
+        let big = o.area() > 640 * 480;
+        (o.fourcc == PIX_MJPEG) == big
+    };
+    // Sort key: bigger is better for every component.
+    let rank = |o: &ModeOption| {
+        (
+            reaches(o),
+            prefer_format(o),
+            o.max_fps.min(fps as f64) as u64,
+        )
+    };
+    if width.is_some() || height.is_some() {
+        let dist = |o: &ModeOption| {
+            let dw = width.map_or(0, |w| (o.width as i64 - w as i64).unsigned_abs());
+            let dh = height.map_or(0, |h| (o.height as i64 - h as i64).unsigned_abs());
+            dw + dh
+        };
+        let best = allowed.iter().map(dist).min()?;
+        return allowed
+            .iter()
+            .filter(|o| dist(o) == best)
+            .copied()
+            .max_by_key(|o| rank(o));
+    }
+    let capped: Vec<ModeOption> = allowed
+        .iter()
+        .copied()
+        .filter(|o| o.area() <= AUTO_MAX_AREA)
+        .collect();
+    let pool = if capped.is_empty() { allowed } else { capped };
+    if pool.iter().any(reaches) {
+        pool.iter()
+            .filter(|o| reaches(o))
+            .copied()
+            .max_by_key(|o| (o.area(), prefer_format(o)))
+    } else {
+        // Nothing reaches the rate: the fastest mode, then the largest.
+        pool.iter()
+            .copied()
+            .max_by_key(|o| ((o.max_fps * 100.0) as u64, o.area()))
+    }
+}
+
+/// Lists the MJPEG and YUYV modes of an open camera.
+pub fn mode_options(dev: &Device) -> Vec<ModeOption> {
+    let mut out = vec![];
+    for f in dev.formats(BUF_TYPE_CAPTURE) {
+        if f.fourcc != PIX_MJPEG && f.fourcc != PIX_YUYV {
+            continue;
+        }
+        let sizes: Vec<(u32, u32)> = match dev.frame_sizes(f.fourcc) {
+            Some(FrameSizes::Discrete(v)) => v,
+            Some(FrameSizes::Stepwise { min, max, .. }) => STEPWISE_SIZES
+                .iter()
+                .copied()
+                .filter(|&(w, h)| w >= min.0 && w <= max.0 && h >= min.1 && h <= max.1)
+                .collect(),
+            None => dev
+                .get_format(BUF_TYPE_CAPTURE)
+                .map(|p| vec![(p.width, p.height)])
+                .unwrap_or_default(),
+        };
+        for (w, h) in sizes {
+            let max_fps = dev
+                .frame_rates(f.fourcc, w, h)
+                .as_ref()
+                .map_or(0.0, FrameRates::max);
+            out.push(ModeOption {
+                fourcc: f.fourcc,
+                width: w,
+                height: h,
+                max_fps,
+            });
+        }
+    }
+    out
+}
+
+/// What the camera was asked for: kept to reopen it the same way.
+#[derive(Debug, Clone, PartialEq)]
+struct Request {
+    device: PathBuf,
+    width: Option<u32>,
+    height: Option<u32>,
+    fps: u32,
+    mjpeg: Option<bool>,
+}
+
+/// A streaming camera. Field order matters: mappings drop before the device closes.
+struct Stream {
+    bufs: Vec<Mapping>,
+    dev: Device,
+    fourcc: u32,
+    width: u32,
+    height: u32,
+    stride: u32,
+    fps: f64,
+}
+
+/// A V4L2 camera delivering RGB frames; see the module docs.
+pub struct Camera {
+    req: Request,
+    stream: Option<Stream>,
+    mode: LiveMode,
+    fourcc: u32,
+    bad_frames: u64,
+    last_warning: Option<Instant>,
+}
+
+impl Camera {
+    /// Opens `device` and starts streaming: `width`/`height` (auto when `None`), `fps`, and MJPEG
+    /// (`Some(true)`), YUYV (`Some(false)`) or automatic (`None`).
+    pub fn open(
+        device: impl AsRef<Path>,
+        width: Option<u32>,
+        height: Option<u32>,
+        fps: u32,
+        mjpeg: Option<bool>,
+    ) -> Result<Camera, CameraError> {
+        let req = Request {
+            device: device.as_ref().to_owned(),
+            width,
+            height,
+            fps,
+            mjpeg,
+        };
+        let stream = start(&req)?;
+        let mode = LiveMode {
+            width: stream.width,
+            height: stream.height,
+            fps: stream.fps,
+        };
+        let fourcc = stream.fourcc;
+        Ok(Camera {
+            req,
+            stream: Some(stream),
+            mode,
+            fourcc,
+            bad_frames: 0,
+            last_warning: None,
+        })
+    }
+
+    /// The device path.
+    pub fn device(&self) -> &Path {
+        &self.req.device
+    }
+
+    /// The pixel format in use (`MJPG` or `YUYV`).
+    pub fn format_name(&self) -> String {
+        fourcc_str(self.fourcc)
+    }
+
+    /// Frames dropped as corrupt so far.
+    pub fn bad_frames(&self) -> u64 {
+        self.bad_frames
+    }
+
+    fn lost(&mut self, what: &str, e: impl std::fmt::Display) -> LiveError {
+        self.stream = None;
+        LiveError::Lost(format!("camera {}: {what}: {e}", self.req.device.display()))
+    }
+
+    fn warn_bad_frame(&mut self, why: &str) {
+        self.bad_frames += 1;
+        if self
+            .last_warning
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+        {
+            self.last_warning = Some(Instant::now());
+            tracing::warn!(
+                "camera {}: dropped a bad frame ({why}); {} so far",
+                self.req.device.display(),
+                self.bad_frames
+            );
+        }
+    }
+}
+
+fn start(req: &Request) -> Result<Stream, CameraError> {
+    let path = &req.device;
+    let dev = Device::open(path, true).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => CameraError::NotFound(path.clone()),
+        Some(libc::EACCES | libc::EPERM) => CameraError::Permission(path.clone()),
+        _ => CameraError::io(path, "open", e),
+    })?;
+    let cap = dev
+        .query_cap()
+        .map_err(|e| CameraError::io(path, "VIDIOC_QUERYCAP", e))?;
+    let caps = cap.caps();
+    if caps & CAP_VIDEO_CAPTURE == 0 || caps & CAP_STREAMING == 0 {
+        let what = if cap.is_loopback() {
+            "it is a v4l2loopback device, i.e. a virtual camera".to_owned()
+        } else {
+            format!("driver {}, no video capture", cap.driver())
+        };
+        return Err(CameraError::NotACamera {
+            device: path.clone(),
+            what,
+        });
+    }
+    let options = mode_options(&dev);
+    let Some(choice) = choose_mode(&options, req.width, req.height, req.fps, req.mjpeg) else {
+        let offered: Vec<String> = dev
+            .formats(BUF_TYPE_CAPTURE)
+            .iter()
+            .map(|f| fourcc_str(f.fourcc))
+            .collect();
+        return Err(CameraError::NoFormat {
+            device: path.clone(),
+            wanted: match req.mjpeg {
+                Some(true) => "MJPEG",
+                Some(false) => "YUYV",
+                None => "MJPEG or YUYV",
+            }
+            .into(),
+            offered: if offered.is_empty() {
+                "none".into()
+            } else {
+                offered.join(", ")
+            },
+        });
+    };
+    let want = PixFormat {
+        width: choice.width,
+        height: choice.height,
+        pixelformat: choice.fourcc,
+        field: FIELD_NONE,
+        ..Default::default()
+    };
+    let got = dev
+        .set_format(BUF_TYPE_CAPTURE, want)
+        .map_err(|e| CameraError::io(path, "VIDIOC_S_FMT", e))?;
+    if got.pixelformat != PIX_MJPEG && got.pixelformat != PIX_YUYV {
+        return Err(CameraError::NoFormat {
+            device: path.clone(),
+            wanted: fourcc_str(choice.fourcc),
+            offered: format!("{} after S_FMT", fourcc_str(got.pixelformat)),
+        });
+    }
+    let fps = dev
+        .set_fps(BUF_TYPE_CAPTURE, req.fps)
+        .map_err(|e| CameraError::io(path, "VIDIOC_S_PARM", e))?
+        .or_else(|| dev.get_fps(BUF_TYPE_CAPTURE))
+        .unwrap_or(req.fps as f64);
+    let n = dev
+        .request_buffers(BUF_TYPE_CAPTURE, CAPTURE_BUFFERS)
+        .map_err(|e| CameraError::io(path, "VIDIOC_REQBUFS", e))?;
+    let mut bufs = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let b = dev
+            .query_buffer(BUF_TYPE_CAPTURE, i)
+            .map_err(|e| CameraError::io(path, "VIDIOC_QUERYBUF", e))?;
+        bufs.push(dev.map(&b).map_err(|e| CameraError::io(path, "mmap", e))?);
+        dev.queue(BUF_TYPE_CAPTURE, i, 0)
+            .map_err(|e| CameraError::io(path, "VIDIOC_QBUF", e))?;
+    }
+    dev.stream_on(BUF_TYPE_CAPTURE)
+        .map_err(|e| CameraError::io(path, "VIDIOC_STREAMON", e))?;
+    let stride = if got.bytesperline >= got.width * 2 {
+        got.bytesperline
+    } else {
+        got.width * 2
+    };
+    tracing::info!(
+        "camera {}: {}x{} {} at {fps:.1} fps ({} buffers)",
+        path.display(),
+        got.width,
+        got.height,
+        fourcc_str(got.pixelformat),
+        bufs.len()
+    );
+    Ok(Stream {
+        bufs,
+        dev,
+        fourcc: got.pixelformat,
+        width: got.width,
+        height: got.height,
+        stride,
+        fps,
+    })
+}
+
+/// Decodes one captured buffer into `out`.
+fn decode(s: &Stream, data: &[u8], out: &mut RgbFrame) -> Result<(), String> {
+    if s.fourcc == PIX_MJPEG {
+        return crate::source::mjpeg::decode_mjpeg(data, out);
+    }
+    let need = s.stride as usize * (s.height as usize - 1) + s.width as usize * 2;
+    if data.len() < need {
+        return Err(format!("short YUYV frame: {} of {need} bytes", data.len()));
+    }
+    out.reshape(s.width, s.height);
+    let packed = YuvPackedImage {
+        yuy: data,
+        yuy_stride: s.stride,
+        width: s.width,
+        height: s.height,
+    };
+    yuvutils_rs::yuyv422_to_rgb(
+        &packed,
+        &mut out.data,
+        s.width * 3,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+    )
+    .map_err(|e| format!("YUYV conversion: {e:?}"))
+}
+
+/// Outcome of one attempt to take a frame from the driver.
+enum Step {
+    Frame,
+    Timeout,
+    Nothing,
+    Bad(String),
+}
+
+/// Waits for the next frame until `deadline` and decodes the newest one into `out`; errors are
+/// (operation, reason) and mean the camera is lost.
+fn grab(s: &Stream, out: &mut RgbFrame, deadline: Instant) -> Result<Step, (&'static str, String)> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let rev = s
+        .dev
+        .poll(libc::POLLIN, left)
+        .map_err(|e| ("poll", e.to_string()))?;
+    if rev == 0 {
+        return Ok(Step::Timeout);
+    }
+    if rev & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && rev & libc::POLLIN == 0 {
+        return Err(("poll", "device error or unplugged".into()));
+    }
+    // Drain to the newest frame: a slow reader must not get stale ones (latest wins).
+    let mut newest: Option<crate::v4l2::Buffer> = None;
+    loop {
+        match s.dev.dequeue(BUF_TYPE_CAPTURE) {
+            Ok(b) => {
+                if let Some(old) = newest.replace(b) {
+                    s.dev
+                        .queue(BUF_TYPE_CAPTURE, old.index, 0)
+                        .map_err(|e| ("VIDIOC_QBUF", e.to_string()))?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(("VIDIOC_DQBUF", e.to_string())),
+        }
+    }
+    let Some(b) = newest else {
+        // Woken without a frame: the caller tries again until its deadline.
+        return Ok(Step::Nothing);
+    };
+    let idx = b.index as usize;
+    let result = if b.flags & BUF_FLAG_ERROR != 0 || b.bytesused == 0 {
+        Err("driver flagged it".to_owned())
+    } else if idx >= s.bufs.len() {
+        Err(format!("buffer index {idx} out of range"))
+    } else {
+        let used = (b.bytesused as usize).min(s.bufs[idx].as_slice().len());
+        decode(s, &s.bufs[idx].as_slice()[..used], out)
+    };
+    s.dev
+        .queue(BUF_TYPE_CAPTURE, b.index, 0)
+        .map_err(|e| ("VIDIOC_QBUF", e.to_string()))?;
+    Ok(match result {
+        Ok(()) => Step::Frame,
+        Err(why) => Step::Bad(why),
+    })
+}
+
+impl LiveSource for Camera {
+    fn mode(&self) -> LiveMode {
+        self.mode
+    }
+
+    fn read(&mut self, out: &mut RgbFrame, timeout: Duration) -> Result<Read, LiveError> {
+        if self.stream.is_none() {
+            // Paused (or lost): start again.
+            match start(&self.req) {
+                Ok(s) => self.stream = Some(s),
+                Err(e) if e.is_transient() => return Err(LiveError::Lost(e.to_string())),
+                Err(e) => return Err(LiveError::Fatal(e.to_string())),
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.stream.as_ref().expect("started above");
+            match grab(s, out, deadline) {
+                Ok(Step::Frame) => {
+                    self.mode = LiveMode {
+                        width: out.width,
+                        height: out.height,
+                        fps: self.mode.fps,
+                    };
+                    return Ok(Read::Frame);
+                }
+                Ok(Step::Timeout) => return Ok(Read::Timeout),
+                Ok(Step::Nothing) => {
+                    if Instant::now() >= deadline {
+                        return Ok(Read::Timeout);
+                    }
+                }
+                Ok(Step::Bad(why)) => {
+                    self.warn_bad_frame(&why);
+                    if Instant::now() >= deadline {
+                        return Ok(Read::Timeout);
+                    }
+                }
+                Err((what, e)) => return Err(self.lost(what, e)),
+            }
+        }
+    }
+
+    fn reopen(&mut self) -> Result<(), LiveError> {
+        self.stream = None;
+        match start(&self.req) {
+            Ok(s) => {
+                self.mode = LiveMode {
+                    width: s.width,
+                    height: s.height,
+                    fps: s.fps,
+                };
+                self.fourcc = s.fourcc;
+                self.stream = Some(s);
+                Ok(())
+            }
+            Err(e) if e.is_transient() => Err(LiveError::Lost(e.to_string())),
+            Err(e) => Err(LiveError::Fatal(e.to_string())),
+        }
+    }
+
+    fn pause(&mut self) {
+        if let Some(s) = self.stream.take() {
+            // Closing the node (not just STREAMOFF) turns the LED off on every UVC camera.
+            let _ = s.dev.stream_off(BUF_TYPE_CAPTURE);
+            tracing::info!(
+                "camera {}: paused while nobody watches",
+                self.req.device.display()
+            );
+        }
+    }
+}
+
+/// The camera factory for [`crate::live::run_live`]: opens `real_video_device` with the config's
+/// size, rate and format choice. Errors are fatal at start (exit 2 with the device and the fix);
+/// on a config reload the pipeline keeps the current camera instead.
+pub fn factory() -> crate::live::SourceFactory {
+    Box::new(|cfg: &crate::config::Config| {
+        Camera::open(
+            &cfg.real_video_device,
+            cfg.width,
+            cfg.height,
+            cfg.fps,
+            cfg.mjpeg,
+        )
+        .map(|c| Box::new(c) as Box<dyn LiveSource>)
+        .map_err(|e| LiveError::Fatal(e.to_string()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(fourcc: u32, width: u32, height: u32, max_fps: f64) -> ModeOption {
+        ModeOption {
+            fourcc,
+            width,
+            height,
+            max_fps,
+        }
+    }
+
+    /// A typical UVC webcam: YUYV full rate only up to 640x480, MJPEG full rate up to 1080p.
+    fn uvc() -> Vec<ModeOption> {
+        vec![
+            m(PIX_YUYV, 640, 480, 30.0),
+            m(PIX_YUYV, 1280, 720, 10.0),
+            m(PIX_YUYV, 1920, 1080, 5.0),
+            m(PIX_MJPEG, 640, 480, 30.0),
+            m(PIX_MJPEG, 1280, 720, 30.0),
+            m(PIX_MJPEG, 1920, 1080, 30.0),
+            m(PIX_MJPEG, 3840, 2160, 30.0),
+        ]
+    }
+
+    #[test]
+    fn auto_picks_the_largest_mode_reaching_the_rate_up_to_1080p_in_mjpeg() {
+        assert_eq!(
+            choose_mode(&uvc(), None, None, 30, None),
+            Some(m(PIX_MJPEG, 1920, 1080, 30.0))
+        );
+        // YUYV only: 1280x720 does not reach 30 fps, so 640x480.
+        assert_eq!(
+            choose_mode(&uvc(), None, None, 30, Some(false)),
+            Some(m(PIX_YUYV, 640, 480, 30.0))
+        );
+        // At 10 fps YUYV reaches 720p.
+        assert_eq!(
+            choose_mode(&uvc(), None, None, 10, Some(false)),
+            Some(m(PIX_YUYV, 1280, 720, 10.0))
+        );
+        // 29.97 counts as 30.
+        let ntsc = vec![m(PIX_YUYV, 640, 480, 29.97), m(PIX_YUYV, 1280, 720, 7.5)];
+        assert_eq!(
+            choose_mode(&ntsc, None, None, 30, None),
+            Some(m(PIX_YUYV, 640, 480, 29.97))
+        );
+    }
+
+    #[test]
+    fn small_sizes_prefer_yuyv_big_sizes_mjpeg() {
+        assert_eq!(
+            choose_mode(&uvc(), Some(640), Some(480), 30, None),
+            Some(m(PIX_YUYV, 640, 480, 30.0))
+        );
+        assert_eq!(
+            choose_mode(&uvc(), Some(1280), Some(720), 30, None),
+            Some(m(PIX_MJPEG, 1280, 720, 30.0))
+        );
+        assert_eq!(
+            choose_mode(&uvc(), Some(640), Some(480), 30, Some(true)),
+            Some(m(PIX_MJPEG, 640, 480, 30.0))
+        );
+        // A requested size that reaches the rate only in YUYV-less MJPEG is still honoured in
+        // YUYV when asked for, even if slow.
+        assert_eq!(
+            choose_mode(&uvc(), Some(1280), Some(720), 30, Some(false)),
+            Some(m(PIX_YUYV, 1280, 720, 10.0))
+        );
+    }
+
+    #[test]
+    fn unknown_size_gets_the_nearest_and_missing_formats_give_none() {
+        assert_eq!(
+            choose_mode(&uvc(), Some(1280), Some(700), 30, None),
+            Some(m(PIX_MJPEG, 1280, 720, 30.0))
+        );
+        let yuyv_only = vec![m(PIX_YUYV, 640, 480, 30.0)];
+        assert_eq!(choose_mode(&yuyv_only, None, None, 30, Some(true)), None);
+        assert_eq!(choose_mode(&[], None, None, 30, None), None);
+        // Nothing reaches 60 fps: the fastest, then the largest.
+        assert_eq!(
+            choose_mode(&uvc(), None, None, 60, None),
+            Some(m(PIX_MJPEG, 1920, 1080, 30.0))
+        );
+    }
+}
