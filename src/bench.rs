@@ -4,7 +4,9 @@
 
 use crate::config::{Config, EngineChoice};
 use crate::frame::RgbFrame;
-use crate::live::{run_live, LiveError, LiveMode, LiveOptions, LiveReport, LiveSink, LiveSource, Read};
+use crate::live::{
+    run_live, LiveError, LiveMode, LiveOptions, LiveReport, LiveSink, LiveSource, Read,
+};
 use crate::sink::yuv::{OutputFormat, YuvConverter};
 use crate::source::mjpeg::decode_mjpeg;
 use std::path::{Path, PathBuf};
@@ -42,8 +44,8 @@ impl ReplaySource {
     /// Decodes up to `max` frames of `clip` scaled to `w`x`h` and encodes each as JPEG.
     pub fn prepare(clip: &Path, w: u32, h: u32, fps: f64, max: usize) -> Result<Self, String> {
         let vf = format!("scale={w}:{h}:flags=bicubic");
-        let mut dec =
-            crate::ffmpeg::Decoder::spawn(clip, "rgb24", Some(&vf), (w * h * 3) as usize).map_err(|e| e.to_string())?;
+        let mut dec = crate::ffmpeg::Decoder::spawn(clip, "rgb24", Some(&vf), (w * h * 3) as usize)
+            .map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; (w * h * 3) as usize];
         let mut jpegs = Vec::new();
         while jpegs.len() < max && dec.read_frame(&mut buf).map_err(|e| e.to_string())? {
@@ -56,7 +58,15 @@ impl ReplaySource {
         if jpegs.is_empty() {
             return Err(format!("{} has no frames", clip.display()));
         }
-        Ok(ReplaySource { jpegs, next: 0, mode: LiveMode { width: w, height: h, fps } })
+        Ok(ReplaySource {
+            jpegs,
+            next: 0,
+            mode: LiveMode {
+                width: w,
+                height: h,
+                fps,
+            },
+        })
     }
 }
 
@@ -92,7 +102,8 @@ impl LiveSink for DiscardSink {
 
 /// Runs the bench; returns the live report (per-stage samples inside).
 pub fn run_bench(clip: &Path, o: &BenchOptions) -> Result<LiveReport, String> {
-    let mut cfg: Config = crate::pipeline::load_config(o.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut cfg: Config =
+        crate::pipeline::load_config(o.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(e) = o.engine {
         cfg.engine = e;
     }
@@ -111,7 +122,11 @@ pub fn run_bench(clip: &Path, o: &BenchOptions) -> Result<LiveReport, String> {
     run_live(
         cfg,
         opts,
-        Box::new(move |_| src.take().map(|s| Box::new(s) as Box<dyn LiveSource>).ok_or(LiveError::Fatal("replay opened twice".into()))),
+        Box::new(move |_| {
+            src.take()
+                .map(|s| Box::new(s) as Box<dyn LiveSource>)
+                .ok_or(LiveError::Fatal("replay opened twice".into()))
+        }),
         Box::new(|_, _| Ok(Box::new(DiscardSink::default()))),
     )
     .map_err(|e| e.to_string())
@@ -122,9 +137,15 @@ pub fn format_report(r: &LiveReport, o: &BenchOptions) -> String {
     let mut s = String::new();
     let secs = r.elapsed.as_secs_f64();
     s += &format!("engine: {}\n", r.engine);
-    s += &format!("{:<18} {:>10} {:>10} {:>10}\n", "stage", "median ms", "p99 ms", "CPU ms");
+    s += &format!(
+        "{:<18} {:>10} {:>10} {:>10}\n",
+        "stage", "median ms", "p99 ms", "CPU ms"
+    );
     for (name, st) in r.stats.summary() {
-        s += &format!("{name:<18} {:>10.2} {:>10.2} {:>10.2}\n", st.median, st.p99, st.cpu);
+        s += &format!(
+            "{name:<18} {:>10.2} {:>10.2} {:>10.2}\n",
+            st.median, st.p99, st.cpu
+        );
     }
     let fps = r.frames_composed as f64 / secs;
     let cpu_per_frame = r.cpu.as_secs_f64() * 1e3 / r.frames_composed.max(1) as f64;
@@ -135,7 +156,10 @@ pub fn format_report(r: &LiveReport, o: &BenchOptions) -> String {
         crate::stats::peak_rss_bytes() >> 20
     );
     if let Some(f) = o.fps {
-        s += &format!("paced at {f} fps: {:.2} cores used on average\n", r.cpu.as_secs_f64() / secs);
+        s += &format!(
+            "paced at {f} fps: {:.2} cores used on average\n",
+            r.cpu.as_secs_f64() / secs
+        );
     }
     s += &format!("end-to-end: {fps:.1} fps, {cpu_per_frame:.1} ms CPU/frame\n");
     s

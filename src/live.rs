@@ -78,7 +78,10 @@ pub struct Latest<T> {
 
 impl<T: Default + Clone> Default for Latest<T> {
     fn default() -> Self {
-        Latest { inner: Mutex::new((T::default(), 0)), cv: Condvar::new() }
+        Latest {
+            inner: Mutex::new((T::default(), 0)),
+            cv: Condvar::new(),
+        }
     }
 }
 
@@ -103,7 +106,10 @@ impl<T: Default + Clone> Latest<T> {
     /// it with `buf`. Returns whether `buf` now holds a new value.
     pub fn take(&self, buf: &mut T, seen: &mut u64, timeout: Duration) -> bool {
         let g = self.inner.lock().expect("slot lock");
-        let (mut g, _) = self.cv.wait_timeout_while(g, timeout, |v| v.1 == *seen).expect("slot lock");
+        let (mut g, _) = self
+            .cv
+            .wait_timeout_while(g, timeout, |v| v.1 == *seen)
+            .expect("slot lock");
         if g.1 == *seen {
             return false;
         }
@@ -132,7 +138,8 @@ pub struct Stamped<T> {
 /// Makes the live source for a config (called at start and when capture options change).
 pub type SourceFactory = Box<dyn FnMut(&Config) -> Result<Box<dyn LiveSource>, LiveError> + Send>;
 /// Makes the sink for a config and the camera's mode.
-pub type SinkFactory = Box<dyn FnMut(&Config, LiveMode) -> Result<Box<dyn LiveSink>, LiveError> + Send>;
+pub type SinkFactory =
+    Box<dyn FnMut(&Config, LiveMode) -> Result<Box<dyn LiveSink>, LiveError> + Send>;
 /// CLI overrides re-applied after every reload.
 pub type Overrides = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
@@ -218,7 +225,10 @@ impl Shared {
 }
 
 /// Loads a config file (or the default) and applies the overrides.
-pub fn load_with(path: Option<&Path>, overrides: Option<&Overrides>) -> Result<Config, crate::config::ConfigError> {
+pub fn load_with(
+    path: Option<&Path>,
+    overrides: Option<&Overrides>,
+) -> Result<Config, crate::config::ConfigError> {
     let mut cfg = crate::pipeline::load_config(path)?;
     if let Some(o) = overrides {
         o(&mut cfg);
@@ -228,10 +238,17 @@ pub fn load_with(path: Option<&Path>, overrides: Option<&Overrides>) -> Result<C
 
 /// Watches the config file's folder (editors save by rename) and publishes each valid change;
 /// an invalid one is logged with its line and the last good config stays.
-fn watch_config(path: &Path, shared: Arc<Shared>, overrides: Option<Overrides>) -> Option<notify::RecommendedWatcher> {
+fn watch_config(
+    path: &Path,
+    shared: Arc<Shared>,
+    overrides: Option<Overrides>,
+) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let dir = file.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+    let dir = file
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let name = file.file_name().map(|n| n.to_owned());
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
@@ -284,7 +301,11 @@ struct RateLimited {
 
 impl RateLimited {
     fn new(every: Duration) -> Self {
-        RateLimited { last: None, every, suppressed: 0 }
+        RateLimited {
+            last: None,
+            every,
+            suppressed: 0,
+        }
     }
     fn warn(&mut self, msg: impl std::fmt::Display) {
         if self.last.is_none_or(|t| t.elapsed() >= self.every) {
@@ -320,7 +341,10 @@ fn capture_thread(
             let restart = cfg.capture_changed(&c);
             (cfg, ver) = (c, v);
             if restart {
-                tracing::info!("capture options changed: re-opening {}", cfg.real_video_device);
+                tracing::info!(
+                    "capture options changed: re-opening {}",
+                    cfg.real_video_device
+                );
                 match make_source(&cfg) {
                     Ok(s) => source = s,
                     Err(e) => log.warn(format!("cannot open the camera with the new settings: {e}; keeping the current one")),
@@ -334,7 +358,10 @@ fn capture_thread(
                     lost = false;
                 }
                 Err(e) => {
-                    log.warn(format!("camera {} unavailable: {e}; retrying", cfg.real_video_device));
+                    log.warn(format!(
+                        "camera {} unavailable: {e}; retrying",
+                        cfg.real_video_device
+                    ));
                     sleep_unless_stopped(shared, Duration::from_millis(500));
                     continue;
                 }
@@ -363,7 +390,10 @@ fn capture_thread(
             }
             Ok(Read::Timeout) => {}
             Err(LiveError::Lost(e)) => {
-                log.warn(format!("camera {} lost: {e}; keeping the virtual camera alive and retrying", cfg.real_video_device));
+                log.warn(format!(
+                    "camera {} lost: {e}; keeping the virtual camera alive and retrying",
+                    cfg.real_video_device
+                ));
                 lost = true;
             }
             Err(e @ LiveError::Fatal(_)) => return Err(e),
@@ -410,7 +440,10 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
                 std::thread::sleep(due - Instant::now());
             }
         }
-        if !shared.to_segment.take(&mut frame, &mut seen, Duration::from_millis(100)) {
+        if !shared
+            .to_segment
+            .take(&mut frame, &mut seen, Duration::from_millis(100))
+        {
             continue;
         }
         last_start = Some(Instant::now());
@@ -447,7 +480,12 @@ fn placeholder(last: &RgbFrame, out: &mut RgbFrame) {
 /// Runs capture → segmentation → composition → sink until `opts.stop` is set (or
 /// `max_frames`). Start-up problems (camera, model, layers, virtual camera) are returned as
 /// errors before any thread starts; afterwards failures are logged, retried and survived.
-pub fn run_live(mut cfg: Config, opts: LiveOptions, mut make_source: SourceFactory, mut make_sink: SinkFactory) -> Result<LiveReport, LiveError> {
+pub fn run_live(
+    mut cfg: Config,
+    opts: LiveOptions,
+    mut make_source: SourceFactory,
+    mut make_sink: SinkFactory,
+) -> Result<LiveReport, LiveError> {
     if let Some(o) = &opts.overrides {
         o(&mut cfg);
     }
@@ -464,7 +502,8 @@ pub fn run_live(mut cfg: Config, opts: LiveOptions, mut make_source: SourceFacto
         seg.model().width,
         seg.model().height
     );
-    let mut compositor = Compositor::new(&cfg.layers, mode.width, mode.height).map_err(|e| fatal(&e))?;
+    let mut compositor =
+        Compositor::new(&cfg.layers, mode.width, mode.height).map_err(|e| fatal(&e))?;
     let sink = make_sink(&cfg, mode)?;
     let stats = Arc::new(Stats::default());
     let shared = Arc::new(Shared {
@@ -478,7 +517,10 @@ pub fn run_live(mut cfg: Config, opts: LiveOptions, mut make_source: SourceFacto
         masks_done: AtomicU64::new(0),
         taken: AtomicU64::new(0),
     });
-    let _watcher = opts.config_path.as_deref().and_then(|p| watch_config(p, shared.clone(), opts.overrides.clone()));
+    let _watcher = opts
+        .config_path
+        .as_deref()
+        .and_then(|p| watch_config(p, shared.clone(), opts.overrides.clone()));
     let mut report = LiveReport {
         stats,
         frames_out: 0,
@@ -495,7 +537,8 @@ pub fn run_live(mut cfg: Config, opts: LiveOptions, mut make_source: SourceFacto
         let cap = std::thread::Builder::new()
             .name("capture".into())
             .spawn_scoped(s, || {
-                let r = capture_thread(&shared, source, make_source, opts.source_fps, opts.lockstep);
+                let r =
+                    capture_thread(&shared, source, make_source, opts.source_fps, opts.lockstep);
                 if r.is_err() {
                     shared.stop.store(true, Ordering::Relaxed);
                 }
@@ -506,11 +549,21 @@ pub fn run_live(mut cfg: Config, opts: LiveOptions, mut make_source: SourceFacto
             .name("segment".into())
             .spawn_scoped(s, || segment_thread(&shared, seg))
             .expect("spawn segmentation thread");
-        let out = output_loop(&shared, &opts, &mut compositor, sink, &mut make_sink, mode, &mut report);
+        let out = output_loop(
+            &shared,
+            &opts,
+            &mut compositor,
+            sink,
+            &mut make_sink,
+            mode,
+            &mut report,
+        );
         shared.stop.store(true, Ordering::Relaxed);
         shared.to_segment.wake();
         shared.masks.wake();
-        let cap = cap.join().unwrap_or_else(|_| Err(LiveError::Fatal("capture thread panicked".into())));
+        let cap = cap
+            .join()
+            .unwrap_or_else(|_| Err(LiveError::Fatal("capture thread panicked".into())));
         out.and(cap)
     });
     report.elapsed = t0.elapsed();
@@ -551,16 +604,28 @@ fn output_loop(
             if cfg.output_changed(&c) {
                 match make_sink(&c, mode) {
                     Ok(s) => sink = s,
-                    Err(e) => tracing::error!("cannot re-open the virtual camera: {e}; keeping {}", cfg.virtual_video_device),
+                    Err(e) => tracing::error!(
+                        "cannot re-open the virtual camera: {e}; keeping {}",
+                        cfg.virtual_video_device
+                    ),
                 }
             }
             (cfg, ver) = (c, v);
         }
         let interval = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
-        let wait = if !opts.keep_alive { Duration::from_millis(100) } else if placeholder_on { interval } else { interval * 2 };
+        let wait = if !opts.keep_alive {
+            Duration::from_millis(100)
+        } else if placeholder_on {
+            interval
+        } else {
+            interval * 2
+        };
         let fresh = if cfg.delay_video {
             // Keep recent frames; compose the one the newest mask was computed from.
-            while shared.to_output.take(&mut frame, &mut seen_frame, Duration::ZERO) {
+            while shared
+                .to_output
+                .take(&mut frame, &mut seen_frame, Duration::ZERO)
+            {
                 let slot = &mut ring[(frame.seq % 8) as usize];
                 std::mem::swap(slot, &mut frame);
             }
@@ -592,7 +657,12 @@ fn output_loop(
                 mask_to_rgb(&mask.value, &mut out);
             } else {
                 let time = start.elapsed().as_secs_f64();
-                let ctx = FrameCtx { frame: &frame.value, mask: &mask.value, index: report.frames_composed, time };
+                let ctx = FrameCtx {
+                    frame: &frame.value,
+                    mask: &mask.value,
+                    index: report.frames_composed,
+                    time,
+                };
                 compositor.compose(&ctx, &mut out);
             }
             shared.stats.record("composition", probe.ms());
@@ -600,7 +670,10 @@ fn output_loop(
         } else if !opts.keep_alive {
             continue;
         } else if last_fresh.elapsed() >= opts.placeholder_after && !placeholder_on {
-            tracing::warn!("no camera frames for {:.1} s: showing a placeholder", last_fresh.elapsed().as_secs_f64());
+            tracing::warn!(
+                "no camera frames for {:.1} s: showing a placeholder",
+                last_fresh.elapsed().as_secs_f64()
+            );
             placeholder(&shown, &mut out);
             placeholder_on = true;
         }
@@ -611,12 +684,17 @@ fn output_loop(
                 report.frames_out += 1;
                 if fresh {
                     if let Some(t) = frame.captured {
-                        shared.stats.record("latency", (t.elapsed().as_secs_f64() * 1e3, 0.0));
+                        shared
+                            .stats
+                            .record("latency", (t.elapsed().as_secs_f64() * 1e3, 0.0));
                     }
                 }
             }
             Err(LiveError::Lost(e)) => {
-                log.warn(format!("virtual camera {}: {e}; re-opening", cfg.virtual_video_device));
+                log.warn(format!(
+                    "virtual camera {}: {e}; re-opening",
+                    cfg.virtual_video_device
+                ));
                 match make_sink(&cfg, mode) {
                     Ok(s) => sink = s,
                     Err(e) => log.warn(format!("cannot re-open {}: {e}", cfg.virtual_video_device)),

@@ -15,7 +15,10 @@ pub fn process_cpu() -> Duration {
 }
 
 fn clock(id: libc::clockid_t) -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime only writes the timespec we pass.
     unsafe { libc::clock_gettime(id, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -38,12 +41,18 @@ pub struct Probe {
 impl Probe {
     /// Starts measuring.
     pub fn start() -> Self {
-        Probe { wall: Instant::now(), cpu: thread_cpu() }
+        Probe {
+            wall: Instant::now(),
+            cpu: thread_cpu(),
+        }
     }
 
     /// (wall ms, cpu ms) since start.
     pub fn ms(&self) -> (f64, f64) {
-        (self.wall.elapsed().as_secs_f64() * 1e3, (thread_cpu().saturating_sub(self.cpu)).as_secs_f64() * 1e3)
+        (
+            self.wall.elapsed().as_secs_f64() * 1e3,
+            (thread_cpu().saturating_sub(self.cpu)).as_secs_f64() * 1e3,
+        )
     }
 }
 
@@ -79,7 +88,9 @@ impl Stats {
     /// Records one sample of `stage`.
     pub fn record(&self, stage: &'static str, (wall, cpu): (f64, f64)) {
         let mut m = self.samples.lock().expect("stats lock");
-        let e = m.entry(stage).or_insert_with(|| (Vec::with_capacity(4096), Vec::with_capacity(4096)));
+        let e = m
+            .entry(stage)
+            .or_insert_with(|| (Vec::with_capacity(4096), Vec::with_capacity(4096)));
         e.0.push(wall);
         e.1.push(cpu);
     }

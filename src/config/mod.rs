@@ -145,19 +145,44 @@ pub const DEFAULT_YAML: &str = "layers:\n  - input: [[\"blur\", 10]]\n  - foregr
 impl Config {
     /// True when `other` needs the model reloaded.
     pub fn model_changed(&self, other: &Config) -> bool {
-        (&self.model, self.engine, &self.onnxruntime_library, self.multiplier, self.stride, self.internal_resolution)
-            != (&other.model, other.engine, &other.onnxruntime_library, other.multiplier, other.stride, other.internal_resolution)
+        (
+            &self.model,
+            self.engine,
+            &self.onnxruntime_library,
+            self.multiplier,
+            self.stride,
+            self.internal_resolution,
+        ) != (
+            &other.model,
+            other.engine,
+            &other.onnxruntime_library,
+            other.multiplier,
+            other.stride,
+            other.internal_resolution,
+        )
     }
 
     /// True when `other` needs the camera re-initialised.
     pub fn capture_changed(&self, other: &Config) -> bool {
-        (&self.real_video_device, self.width, self.height, self.fps, self.mjpeg)
-            != (&other.real_video_device, other.width, other.height, other.fps, other.mjpeg)
+        (
+            &self.real_video_device,
+            self.width,
+            self.height,
+            self.fps,
+            self.mjpeg,
+        ) != (
+            &other.real_video_device,
+            other.width,
+            other.height,
+            other.fps,
+            other.mjpeg,
+        )
     }
 
     /// True when `other` needs the virtual camera re-opened.
     pub fn output_changed(&self, other: &Config) -> bool {
-        (&self.virtual_video_device, self.output_format, self.fps) != (&other.virtual_video_device, other.output_format, other.fps)
+        (&self.virtual_video_device, self.output_format, self.fps)
+            != (&other.virtual_video_device, other.output_format, other.fps)
     }
 
     /// Reads and validates a config file.
@@ -240,7 +265,9 @@ impl Config {
         }
         if let Some(f) = self.mask_fps {
             if !(f > 0.0 && f <= 240.0) {
-                return Err(format!("mask_fps: {f} is out of range; use 0 < mask_fps <= 240, or remove it"));
+                return Err(format!(
+                    "mask_fps: {f} is out of range; use 0 < mask_fps <= 240, or remove it"
+                ));
             }
         }
         if let Some(r) = self.internal_resolution {
