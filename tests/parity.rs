@@ -102,6 +102,6 @@ fn onnxruntime_matches_reference_runtime() {
     let lib =
         find_onnxruntime_library(None).expect("make setup installs ONNX Runtime into data/lib");
     check_engine("onnxruntime", &|m| {
-        Box::new(OrtEngine::load(m, &lib).unwrap())
+        Box::new(OrtEngine::load(m, &lib, 1).unwrap())
     });
 }

@@ -55,6 +55,48 @@ impl std::fmt::Display for EngineChoice {
     }
 }
 
+/// How the model's low-resolution mask becomes the full-resolution alpha (`refine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RefineMode {
+    /// Edge-aware: a fast guided filter steered by the frame, soft alpha at the edge, with
+    /// `segmentation_threshold` as the centre of the soft ramp.
+    #[default]
+    Guided,
+    /// The original tool's way: bilinear upsampling, hard threshold, `blur` of the edge.
+    Plain,
+}
+
+impl std::fmt::Display for RefineMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RefineMode::Guided => "guided",
+            RefineMode::Plain => "plain",
+        })
+    }
+}
+
+/// How masks are smoothed over time (`temporal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TemporalMode {
+    /// Per-pixel exponential average whose weight follows the image's motion: strong where the
+    /// picture is still (no flicker), none where it moves (no afterimages).
+    #[default]
+    Adaptive,
+    /// Plain mean of the last `average_masks` masks (the original tool).
+    Mean,
+}
+
+impl std::fmt::Display for TemporalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TemporalMode::Adaptive => "adaptive",
+            TemporalMode::Mean => "mean",
+        })
+    }
+}
+
 /// The whole configuration, as read from `config.yaml`, with defaults filled in.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -81,6 +123,10 @@ pub struct Config {
     pub erode: u32,
     /// Number of recent masks averaged.
     pub average_masks: u32,
+    /// Mask refinement: `guided` (edge-aware, default) or `plain` (threshold + blur).
+    pub refine: RefineMode,
+    /// Temporal smoothing: `adaptive` (motion-adaptive, default) or `mean` (of `average_masks`).
+    pub temporal: TemporalMode,
     /// Output the mask instead of the composition.
     pub debug_show_mask: bool,
     /// Model name (`selfie`, `selfie_landscape`) or a path to an `.onnx` file.
@@ -95,6 +141,8 @@ pub struct Config {
     pub engine: EngineChoice,
     /// Explicit path to `libonnxruntime.so` (else `ORT_DYLIB_PATH`, else the data directory).
     pub onnxruntime_library: Option<PathBuf>,
+    /// Intra-op threads of ONNX Runtime (tract always uses one).
+    pub inference_threads: u32,
     /// Pixel format written to the virtual camera.
     pub output_format: crate::sink::yuv::OutputFormat,
     /// Most masks per second (the model may run slower than the video); absent = every frame.
@@ -123,6 +171,8 @@ impl Default for Config {
             dilate: 0,
             erode: 0,
             average_masks: 2,
+            refine: RefineMode::Guided,
+            temporal: TemporalMode::Adaptive,
             debug_show_mask: false,
             model: "selfie".into(),
             multiplier: None,
@@ -130,6 +180,7 @@ impl Default for Config {
             internal_resolution: None,
             engine: EngineChoice::Auto,
             onnxruntime_library: None,
+            inference_threads: 1,
             output_format: Default::default(),
             mask_fps: None,
             delay_video: false,
@@ -152,6 +203,7 @@ impl Config {
             self.multiplier,
             self.stride,
             self.internal_resolution,
+            self.inference_threads,
         ) != (
             &other.model,
             other.engine,
@@ -159,6 +211,7 @@ impl Config {
             other.multiplier,
             other.stride,
             other.internal_resolution,
+            other.inference_threads,
         )
     }
 
@@ -262,6 +315,12 @@ impl Config {
                     "width/height: {w}x{h} is not a usable size; use an even width up to 7680x4320"
                 ));
             }
+        }
+        if !(1..=16).contains(&self.inference_threads) {
+            return Err(format!(
+                "inference_threads: {} is out of range; use 1..=16",
+                self.inference_threads
+            ));
         }
         if let Some(f) = self.mask_fps {
             if !(f > 0.0 && f <= 240.0) {

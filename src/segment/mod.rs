@@ -207,7 +207,7 @@ pub fn create_engine(
         EngineChoice::Tract => Ok((tract()?, "tract (engine: tract in the config)".into())),
         EngineChoice::Onnxruntime => {
             let lib = find_onnxruntime_library(cfg.onnxruntime_library.as_deref())?;
-            let e = OrtEngine::load(model, &lib)?;
+            let e = OrtEngine::load(model, &lib, cfg.inference_threads as usize)?;
             Ok((
                 Box::new(e),
                 format!(
@@ -217,8 +217,10 @@ pub fn create_engine(
             ))
         }
         EngineChoice::Auto => {
-            let tried = find_onnxruntime_library(cfg.onnxruntime_library.as_deref())
-                .and_then(|lib| OrtEngine::load(model, &lib).map(|e| (e, lib)));
+            let tried =
+                find_onnxruntime_library(cfg.onnxruntime_library.as_deref()).and_then(|lib| {
+                    OrtEngine::load(model, &lib, cfg.inference_threads as usize).map(|e| (e, lib))
+                });
             match tried {
                 Ok((e, lib)) => Ok((
                     Box::new(e),

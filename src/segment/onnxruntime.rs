@@ -58,10 +58,6 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, Seg
     }
 }
 
-/// Intra-op threads for ONNX Runtime. One thread: on two cores a second inference thread
-/// competes with capture and composition (measured in the bench; see README "Engines").
-pub const ORT_THREADS: usize = 1;
-
 /// ONNX Runtime session for one model.
 pub struct OrtEngine {
     session: Session,
@@ -69,22 +65,30 @@ pub struct OrtEngine {
 }
 
 impl OrtEngine {
-    /// Loads ONNX Runtime from `lib` (once per process) and the model into a session.
-    pub fn load(model: &ModelInfo, lib: &Path) -> Result<Self, SegmentError> {
+    /// Loads ONNX Runtime from `lib` (once per process) and the model into a session with
+    /// `threads` intra-op threads. Uses the `<name>.resize.onnx` variant when it is installed:
+    /// ONNX Runtime's own Resize kernel is faster there than the plain-op upsampling tract needs.
+    pub fn load(model: &ModelInfo, lib: &Path, threads: usize) -> Result<Self, SegmentError> {
         let env = environment(lib)?;
+        let variant = model.path.with_extension("resize.onnx");
+        let path = if variant.is_file() {
+            variant
+        } else {
+            model.path.clone()
+        };
         let load = |e: ort::Error| SegmentError::Load {
             path: model.path.clone(),
             reason: e.to_string(),
         };
         let session = Session::builder(env)
             .map_err(load)?
-            .with_intra_threads(ORT_THREADS)
+            .with_intra_threads(threads.max(1))
             .map_err(|e| load(e.into()))?
             .with_inter_threads(1)
             .map_err(|e| load(e.into()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| load(e.into()))?
-            .commit_from_file(&model.path)
+            .commit_from_file(&path)
             .map_err(load)?;
         Ok(OrtEngine {
             session,

@@ -1,0 +1,119 @@
+//! Engine choice: `auto` falls back to tract when ONNX Runtime cannot be used, `onnxruntime`
+//! makes that an error (exit 2); both say why. Each case is its own process, as a process
+//! loads at most one ONNX Runtime library.
+
+mod common;
+use common::*;
+
+fn process_with(engine: &str, env: &[(&str, &str)], extra_cfg: &str) -> (i32, String) {
+    let photo = need("footage/stills/mpl_grace_hopper.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, format!("engine: {engine}\n{extra_cfg}")).unwrap();
+    let out = dir.path().join("o.png");
+    let (code, _, err) = run(
+        &[
+            "process",
+            photo.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-c",
+            cfg.to_str().unwrap(),
+        ],
+        env,
+    );
+    if code == 0 {
+        assert!(out.is_file(), "no output picture: {err}");
+    }
+    (code, err)
+}
+
+#[test]
+fn auto_uses_onnxruntime_when_installed() {
+    let (code, err) = process_with("auto", &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("engine onnxruntime (engine: auto; found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_library_falls_back_under_auto_and_fails_when_asked_for() {
+    let env = [("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")];
+    let (code, err) = process_with("auto", &env, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("engine tract (engine: auto; ONNX Runtime not used"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/nonexistent/libonnxruntime.so") && err.contains("make onnxruntime"),
+        "{err}"
+    );
+    let (code, err) = process_with("onnxruntime", &env, "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ONNX Runtime is not usable")
+            && err.contains("/nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unloadable_library_falls_back_under_auto_and_fails_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("libonnxruntime.so.1.32.0");
+    std::fs::write(&junk, b"not a shared library").unwrap();
+    let env = [("ORT_DYLIB_PATH", junk.to_str().unwrap())];
+    let (code, err) = process_with("auto", &env, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("engine tract") && err.contains("cannot load"),
+        "{err}"
+    );
+    let (code, err) = process_with("onnxruntime", &env, "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot load") && err.contains(junk.to_str().unwrap()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_library_that_is_not_onnxruntime_is_refused() {
+    // A real shared library of the system, but not ONNX Runtime (no OrtGetApiBase).
+    let libz = [
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("zlib is on every Debian system");
+    let (code, err) = process_with(
+        "onnxruntime",
+        &[],
+        &format!("onnxruntime_library: {libz}\n"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ONNX Runtime is not usable") && err.contains(libz),
+        "{err}"
+    );
+}
+
+#[test]
+fn explicit_library_option_is_honoured() {
+    let lib = need("lib/libonnxruntime.so.1.32.0");
+    let env = [("ORT_DYLIB_PATH", "/nonexistent/ignored.so")];
+    let (code, err) = process_with(
+        "onnxruntime",
+        &env,
+        &format!("onnxruntime_library: {}\n", lib.display()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("engine onnxruntime (engine: onnxruntime; library"),
+        "{err}"
+    );
+}
