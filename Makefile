@@ -40,6 +40,11 @@ demo: setup build
 test: setup
 	$(CARGO) test --release
 
+# Per-stage timings at 720p and 1080p for both engines: target/bench-report/{report.md,stages.png}.
+bench: setup build
+	command -v gnuplot >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }
+	scripts/bench_report.py $(BIN) $(DEMO_CLIP)
+
 check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
