@@ -39,6 +39,8 @@ pub struct ProcessOptions {
     pub max_frames: Option<u64>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Pace the output at the input's frame rate, like a camera (demos of hot reload, tests).
+    pub realtime: bool,
 }
 
 /// What a `process` run did.
@@ -50,6 +52,8 @@ pub struct ProcessReport {
     pub engine: String,
     /// Per-frame processing wall time (segment + refine + compose), ms.
     pub frame_ms: Vec<f64>,
+    /// Frames from which a reloaded config was applied.
+    pub reloads: Vec<u64>,
 }
 
 /// Loads the config file, or the default one when none is given.
@@ -128,7 +132,161 @@ impl FrameProcessor {
     }
 }
 
-/// Runs the pipeline on a video or picture file and writes a video or picture.
+/// A change of config prepared off the frame loop, applied between two frames.
+pub struct Reload {
+    cfg: Config,
+    segmenter: Option<(Segmenter, String)>,
+    layers: Option<crate::compose::Prepared>,
+}
+
+impl FrameProcessor {
+    /// The compositor's plan, to prepare layer changes on another thread.
+    pub fn plan(&self) -> crate::compose::Plan {
+        self.compositor.plan()
+    }
+
+    /// Applies a prepared reload: new layers and model swapped in, instant options set.
+    pub fn install(&mut self, r: Reload) {
+        if let Some(p) = r.layers {
+            self.compositor.install(p);
+        }
+        if let Some((seg, why)) = r.segmenter {
+            tracing::info!("model {} loaded, engine {why}", seg.model().name);
+            self.segmenter = seg;
+            self.refiner.reset();
+        }
+        self.params = RefineParams::from_config(&r.cfg);
+        self.debug_mask = r.cfg.debug_show_mask;
+    }
+}
+
+/// Watches a file for changes (through its folder, as editors save by renaming a new file over
+/// the old one) and calls `on_change` on a dedicated thread after each burst of changes (50 ms
+/// debounce). Watching stops when the returned watcher is dropped; `None` when the file cannot
+/// be watched (a warning is logged).
+pub fn watch_file(
+    path: &Path,
+    mut on_change: impl FnMut() + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let dir = file
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let name = file.file_name().map(|n| n.to_owned());
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            let relevant = !matches!(ev.kind, notify::EventKind::Access(_));
+            if relevant && ev.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .map_err(|e| tracing::warn!("cannot watch {} for changes: {e}", file.display()))
+    .ok()?;
+    if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+        tracing::warn!("cannot watch {} for changes: {e}", dir.display());
+        return None;
+    }
+    std::thread::Builder::new()
+        .name("config-watch".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // Debounce: editors write in several steps.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                while rx.try_recv().is_ok() {}
+                on_change();
+            }
+        })
+        .map_err(|e| tracing::warn!("cannot watch {} for changes: {e}", file.display()))
+        .ok()?;
+    Some(watcher)
+}
+
+/// Hot reload for `process`: on each change of the config file, the new config is read and
+/// validated, its new layers (and a new model, if `model`/`engine` changed) are built on the
+/// watcher thread, and the result is sent to the frame loop, which swaps it in between two
+/// frames. A file that fails to read, validate or build is reported and changes nothing.
+fn watch_for_process(
+    path: &Path,
+    cfg: &Config,
+    plan: crate::compose::Plan,
+    width: u32,
+    height: u32,
+) -> (
+    Option<notify::RecommendedWatcher>,
+    std::sync::mpsc::Receiver<Reload>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut good = cfg.clone();
+    let mut plan = plan;
+    let file = path.to_owned();
+    let watcher = watch_file(path, move || {
+        let new = match load_config(Some(&file)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("{e}; keeping the last good configuration");
+                return;
+            }
+        };
+        if new == good {
+            return;
+        }
+        let layers = if new.layers != plan.specs() {
+            match plan.prepare(&new.layers, width, height) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::error!(
+                        "{}: {e}; keeping the last good configuration",
+                        file.display()
+                    );
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let segmenter = if good.model_changed(&new) {
+            match Segmenter::from_config(&new) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(
+                        "{}: {e}; keeping the last good configuration",
+                        file.display()
+                    );
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(p) = &layers {
+            plan = p.plan().clone();
+        }
+        tracing::info!(
+            "{}: reloaded ({} layer(s) rebuilt{})",
+            file.display(),
+            layers.as_ref().map_or(0, |p| p.built()),
+            if segmenter.is_some() {
+                ", model reloaded"
+            } else {
+                ""
+            }
+        );
+        good = new.clone();
+        let _ = tx.send(Reload {
+            cfg: new,
+            segmenter,
+            layers,
+        });
+    });
+    (watcher, rx)
+}
+
+/// Runs the pipeline on a video or picture file and writes a video or picture. With a config
+/// file and a video input, the config is watched and changes apply while it runs (SPEC §3).
 pub fn process(
     input: &Path,
     output: &Path,
@@ -149,6 +307,12 @@ pub fn process(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    let (_watcher, reloads) = match &opts.config {
+        Some(path) if total != Some(1) => {
+            watch_for_process(path, &cfg, fp.plan(), info.width, info.height)
+        }
+        _ => (None, std::sync::mpsc::channel().1),
+    };
     let bar = if opts.progress && total != Some(1) {
         let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
         bar.set_style(
@@ -167,11 +331,23 @@ pub fn process(
     };
     let mut frame = RgbFrame::default();
     let mut out = RgbFrame::default();
+    let start = Instant::now();
     while opts.max_frames.is_none_or(|m| report.frames < m) && source.read(&mut frame)? {
+        while let Ok(r) = reloads.try_recv() {
+            fp.install(r);
+            report.reloads.push(report.frames);
+            tracing::info!("config change applied from frame {}", report.frames);
+        }
         let t0 = Instant::now();
         let time = report.frames as f64 / info.fps;
         fp.process(&frame, report.frames, time, &mut out)?;
         report.frame_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        if opts.realtime {
+            let due = start + std::time::Duration::from_secs_f64(time);
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+        }
         sink.write(&out)?;
         report.frames += 1;
         if let Some(b) = &bar {

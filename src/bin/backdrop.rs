@@ -48,6 +48,10 @@ enum Command {
         /// Hide the progress bar.
         #[arg(short, long)]
         quiet: bool,
+        /// Pace the output at the input's frame rate, like a live camera (to try config edits
+        /// while it runs: the config file is watched and changes apply within a second).
+        #[arg(long)]
+        realtime: bool,
     },
     /// Run the full pipeline on a real clip without devices and print per-stage timings.
     Bench {
@@ -126,11 +130,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             frames,
             quiet,
+            realtime,
         } => {
             let opts = ProcessOptions {
                 config,
                 max_frames: frames,
                 progress: !quiet,
+                realtime,
             };
             let t0 = std::time::Instant::now();
             let report = pipeline::process(&input, &output, &opts)

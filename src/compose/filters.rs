@@ -1,6 +1,6 @@
 //! The filters of SPEC §4, each working in place on a layer's RGBA buffer.
 
-use super::media::{load_animation, Animation};
+use super::media::{Media, MediaSource};
 use super::{ComposeError, FrameCtx};
 use crate::config::{Anchor, Filter, LayerSource};
 use crate::frame::RgbaImage;
@@ -11,49 +11,70 @@ use std::collections::VecDeque;
 pub trait FilterOp: Send {
     /// Transforms `img` in place.
     fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx);
+    /// Bytes of decoded media the filter holds (counted against the media budget).
+    fn media_bytes(&self) -> usize {
+        0
+    }
 }
 
-/// Builds the runtime filter for a parsed one (loads media once, at output size).
+/// Builds the runtime filter for a parsed one. Media (pictures, sequences, videos) are decoded
+/// once at output size and kept in memory when they fit `media_budget` bytes, else streamed.
 pub fn build_filter(
     f: &Filter,
     layer: LayerSource,
     w: u32,
     h: u32,
+    media_budget: usize,
 ) -> Result<Box<dyn FilterOp>, ComposeError> {
-    let media_err =
-        |filter: &'static str, path: &std::path::Path, reason: String| ComposeError::Media {
-            layer: layer.to_string(),
-            filter,
-            path: path.to_owned(),
-            reason,
-        };
+    let media = |filter: &'static str,
+                 src: MediaSource,
+                 path: &std::path::Path,
+                 interp: crate::config::Interpolation| {
+        Media::open(&src, w, h, interp, media_budget)
+            .map(|media| Box::new(Show { media }) as Box<dyn FilterOp>)
+            .map_err(|reason| ComposeError::Media {
+                layer: layer.to_string(),
+                filter,
+                path: path.to_owned(),
+                reason,
+            })
+    };
     Ok(match f {
         Filter::Image {
             path,
             interpolation,
-        } => {
-            let anim = load_animation(path, w, h, *interpolation)
-                .map_err(|r| media_err("image", path, r))?;
-            Box::new(Show { anim })
-        }
+        } => media(
+            "image",
+            MediaSource::Picture(path.clone()),
+            path,
+            *interpolation,
+        )?,
         Filter::ImageSequence {
             path,
             fps,
             interpolation,
-        } => {
-            let anim = super::media::load_sequence(path, *fps, w, h, *interpolation)
-                .map_err(|r| media_err("image_sequence", path, r))?;
-            Box::new(Show { anim })
-        }
+        } => media(
+            "image_sequence",
+            MediaSource::Sequence {
+                dir: path.clone(),
+                fps: *fps,
+            },
+            path,
+            *interpolation,
+        )?,
         Filter::Video {
             path,
             target_fps,
             interpolation,
-        } => {
-            let anim = super::media::load_video(path, *target_fps, w, h, *interpolation)
-                .map_err(|r| media_err("video", path, r))?;
-            Box::new(Show { anim })
-        }
+        } => media(
+            "video",
+            MediaSource::Video {
+                path: path.clone(),
+                target_fps: *target_fps,
+            },
+            path,
+            *interpolation,
+        )?,
         Filter::Blur { x, y } => Box::new(Blur {
             kx: *x,
             ky: *y,
@@ -147,17 +168,25 @@ impl<F: FnMut(&mut [u8]) + Send> FilterOp for PerPixel<F> {
     }
 }
 
-/// `image`, `image_sequence`, `video`: show the frame due at the current time.
+/// `image`, `image_sequence`, `video`: the layer becomes the frame due at the current time.
 struct Show {
-    anim: Animation,
+    media: Media,
 }
 
 impl FilterOp for Show {
     fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) {
-        let f = self.anim.frame_at(ctx.time);
-        if f.data.len() == img.data.len() {
-            img.data.copy_from_slice(&f.data);
+        let (w, h) = (img.width, img.height);
+        self.media.draw(ctx.time, img);
+        // Media are built at the frame size; should the frame size change before the layers are
+        // rebuilt, keep the layer's size (transparent) rather than break the composition.
+        if img.width != w || img.height != h {
+            img.reshape(w, h);
+            img.data.fill(0);
         }
+    }
+
+    fn media_bytes(&self) -> usize {
+        self.media.bytes()
     }
 }
 
@@ -342,39 +371,131 @@ struct TranslateToHead {
     tmp: Vec<u8>,
 }
 
-/// Head position (x, y) in pixels from a mask: the centroid of the top band of the person,
-/// the band being as tall as the person is wide there (a head is about as tall as wide).
-pub fn head_position(mask: &crate::frame::Mask, anchor: Anchor) -> Option<(f32, f32)> {
-    let w = mask.width as usize;
-    let rows: Vec<u32> = mask
-        .data
-        .chunks_exact(w)
-        .map(|r| r.iter().filter(|&&v| v > 127).count() as u32)
-        .collect();
-    let min_row = (w / 100).max(2) as u32;
-    let top = rows.iter().position(|&c| c >= min_row)?;
-    // Head width: the median row width over the next few rows (robust to hair strands).
-    let probe: Vec<u32> = {
-        let mut v: Vec<u32> = rows[top..(top + 12).min(rows.len())].to_vec();
-        v.sort_unstable();
-        v
+/// Where the head is in a mask (255 = person): the person's top blob from its highest row down
+/// to the neck (the narrowest row before the shoulders widen it), or down to 1.4 head widths
+/// when no shoulders are in view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeadBox {
+    /// Top row of the head (the highest person pixels: hair, or a hat).
+    pub top: f32,
+    /// Bottom row (the neck, or the chin when no shoulders are seen).
+    pub bottom: f32,
+    /// Leftmost and rightmost columns of the head.
+    pub left: f32,
+    /// Rightmost column (exclusive).
+    pub right: f32,
+    /// Centroid of the head's pixels.
+    pub centroid: (f32, f32),
+}
+
+/// Eye line as a fraction of the head box from its top (the mask's top includes the hair).
+pub const EYES_FRACTION: f32 = 0.52;
+
+/// Finds the head in a mask; `None` when nobody is there.
+pub fn head_box(mask: &crate::frame::Mask) -> Option<HeadBox> {
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    if w == 0 || h == 0 || mask.data.len() < w * h {
+        return None;
+    }
+    let min_run = (w / 64).max(3);
+    // The longest run of person pixels in row `y` that overlaps `span` (anywhere when `None`).
+    let run_in = |y: usize, span: Option<(usize, usize)>| -> Option<(usize, usize)> {
+        let row = &mask.data[y * w..(y + 1) * w];
+        let mut best: Option<(usize, usize)> = None;
+        let mut x = 0;
+        while x < w {
+            if row[x] > 127 {
+                let s = x;
+                while x < w && row[x] > 127 {
+                    x += 1;
+                }
+                let overlaps = span.is_none_or(|(lo, hi)| s < hi && x > lo);
+                if overlaps && best.is_none_or(|(bs, be)| x - s > be - bs) {
+                    best = Some((s, x));
+                }
+            } else {
+                x += 1;
+            }
+        }
+        best
     };
-    let head_w = probe[probe.len() / 2].max(min_row) as usize;
-    let band = (head_w * 5 / 4).min(rows.len() - top);
-    let (mut sx, mut n) = (0u64, 0u64);
-    for y in top..top + band {
-        for (x, &v) in mask.data[y * w..(y + 1) * w].iter().enumerate() {
-            if v > 127 {
-                sx += x as u64;
-                n += 1;
+    // Follow the blob down from its top row, one overlapping run per row.
+    let track = |top: usize| -> Vec<(usize, usize)> {
+        let mut spans = vec![];
+        let mut prev = None;
+        for y in top..h {
+            match run_in(y, prev) {
+                Some(r) => {
+                    spans.push(r);
+                    prev = Some(r);
+                }
+                None => break,
+            }
+        }
+        spans
+    };
+    // The top: the first row with a run wide enough that goes on for a few rows (skips specks).
+    let mut found = None;
+    for y in 0..h {
+        if run_in(y, None).is_some_and(|(s, e)| e - s >= min_run) {
+            let spans = track(y);
+            let wide = spans.iter().filter(|(s, e)| e - s >= min_run).count();
+            if wide >= (min_run * 2).min(h - y) {
+                found = Some((y, spans));
+                break;
             }
         }
     }
-    if n == 0 {
-        return None;
+    let (top, spans) = found?;
+    let widths: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
+    // Head width: the widest row while still within one head width of the top.
+    let mut head_w = 0usize;
+    let mut bottom = None;
+    for (i, &wd) in widths.iter().enumerate() {
+        if i < head_w.max(min_run) {
+            head_w = head_w.max(wd);
+            continue;
+        }
+        let from = (head_w * 4 / 5).min(i);
+        if wd * 2 > head_w * 3 && i > from {
+            // Shoulders: the head ends at the narrowest row above them (the neck).
+            let neck = (from..i).min_by_key(|&j| widths[j]).unwrap_or(i);
+            bottom = Some(neck);
+            break;
+        }
+        if i as f32 >= 1.4 * head_w as f32 {
+            bottom = Some(i);
+            break;
+        }
     }
-    let frac = if anchor == Anchor::Head { 0.5 } else { 0.45 };
-    Some((sx as f32 / n as f32, top as f32 + band as f32 * frac))
+    let bottom = bottom.unwrap_or(widths.len()).max(1);
+    let (mut sx, mut sy, mut n) = (0f64, 0f64, 0f64);
+    let (mut left, mut right) = (usize::MAX, 0);
+    for (i, &(s, e)) in spans[..bottom].iter().enumerate() {
+        let len = (e - s) as f64;
+        sx += (s + e - 1) as f64 / 2.0 * len;
+        sy += (top + i) as f64 * len;
+        n += len;
+        left = left.min(s);
+        right = right.max(e);
+    }
+    Some(HeadBox {
+        top: top as f32,
+        bottom: (top + bottom) as f32,
+        left: left as f32,
+        right: right as f32,
+        centroid: ((sx / n) as f32, (sy / n) as f32),
+    })
+}
+
+/// Head position (x, y) in pixels: the head's centroid (`head`), or its centre column at the
+/// estimated eye line (`eyes`).
+pub fn head_position(mask: &crate::frame::Mask, anchor: Anchor) -> Option<(f32, f32)> {
+    let b = head_box(mask)?;
+    Some(match anchor {
+        Anchor::Head => b.centroid,
+        Anchor::Eyes => (b.centroid.0, b.top + (b.bottom - b.top) * EYES_FRACTION),
+    })
 }
 
 impl FilterOp for TranslateToHead {

@@ -1,4 +1,12 @@
-//! Pictures and animations used by filters: decoded once, scaled to the output size, kept in memory.
+//! Pictures and animations used by filters (`image`, `image_sequence`, `video`).
+//!
+//! A background is decoded once, scaled to the output size and kept in memory, as long as it fits
+//! the media budget ([`media_budget`], 768 MiB by default, shared by all layers). Opaque frames
+//! are kept as RGB (3 bytes a pixel), frames with transparency as RGBA. A background larger than
+//! what is left of the budget is *streamed* instead: a background thread decodes it on the fly
+//! into a small ring of frames (looping by restarting the decoder), so a long video costs a few
+//! frames of memory and one decoder's CPU instead of failing. Either way the choice and the memory
+//! used are logged when the layer is built.
 
 use crate::config::Interpolation;
 use crate::frame::RgbaImage;
@@ -7,48 +15,821 @@ use fast_image_resize::{
 };
 use image::AnimationDecoder;
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// A sequence of frames with their display durations (a still picture is one frame).
-#[derive(Debug, Clone, Default)]
-pub struct Animation {
-    /// Frames at output size.
-    pub frames: Vec<RgbaImage>,
-    /// Seconds each frame is shown.
-    pub durations: Vec<f64>,
-    total: f64,
+/// Default most memory decoded backgrounds may hold, all layers together.
+pub const MEDIA_BUDGET_BYTES: usize = 768 << 20;
+
+/// Environment variable overriding [`MEDIA_BUDGET_BYTES`], in MiB.
+pub const MEDIA_BUDGET_ENV: &str = "BACKDROP_MEDIA_BUDGET_MIB";
+
+/// Frames a streamed background decodes ahead.
+pub const STREAM_RING: usize = 3;
+
+/// The media budget in bytes: `BACKDROP_MEDIA_BUDGET_MIB` when set, else 768 MiB.
+pub fn media_budget() -> usize {
+    std::env::var(MEDIA_BUDGET_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map(|mib| mib << 20)
+        .unwrap_or(MEDIA_BUDGET_BYTES)
+}
+
+/// Formats bytes as MiB with one decimal.
+pub fn mib(bytes: usize) -> String {
+    format!("{:.1}", bytes as f64 / (1 << 20) as f64)
+}
+
+/// What a media filter shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaSource {
+    /// A picture; animated GIF, APNG and animated WebP play.
+    Picture(PathBuf),
+    /// A folder of pictures, sorted by name (numbers in names compare as numbers), at `fps`.
+    Sequence {
+        /// The folder.
+        dir: PathBuf,
+        /// Frames per second.
+        fps: f32,
+    },
+    /// A video (decoded by ffmpeg), or an animated picture, at `target_fps` at most.
+    Video {
+        /// The file.
+        path: PathBuf,
+        /// Frame rate limit; `None` keeps the file's.
+        target_fps: Option<f32>,
+    },
+}
+
+/// A decoded background: frames in memory, or a stream decoded on the fly.
+pub struct Media {
+    inner: Inner,
+    label: String,
+}
+
+enum Inner {
+    Memory(Animation),
+    Stream(Stream),
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("label", &self.label)
+            .field("streamed", &self.is_streamed())
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+impl Media {
+    /// Decodes `src` at `w`x`h`; keeps it in memory when it fits `budget` bytes, else streams it.
+    pub fn open(
+        src: &MediaSource,
+        w: u32,
+        h: u32,
+        interp: Interpolation,
+        budget: usize,
+    ) -> Result<Media, String> {
+        let opener = Opener::resolve(src, w, h, interp)?;
+        let label = opener.label();
+        // Skip decoding what certainly cannot fit (at 3 bytes a pixel, the least a frame takes).
+        let too_big = opener
+            .estimated_frames()
+            .is_some_and(|n| n.saturating_mul(w as usize * h as usize * 3) > budget);
+        if !too_big {
+            if let Some(anim) = Animation::decode(&opener, budget)? {
+                tracing::info!(
+                    "{label}: {} frame(s) at {w}x{h}, {} MiB in memory (media budget {} MiB left before it)",
+                    anim.frames.len(),
+                    mib(anim.bytes()),
+                    mib(budget)
+                );
+                return Ok(Media {
+                    inner: Inner::Memory(anim),
+                    label,
+                });
+            }
+        }
+        let stream = Stream::start(opener)?;
+        tracing::info!(
+            "{label}: larger than the media budget ({} MiB left): streamed from disk, {} MiB in memory ({} frames decoded ahead)",
+            mib(budget),
+            mib(stream.bytes()),
+            STREAM_RING
+        );
+        Ok(Media {
+            inner: Inner::Stream(stream),
+            label,
+        })
+    }
+
+    /// Writes the frame due at `t` seconds (looping) into `dst` (reshaped to the media size).
+    pub fn draw(&mut self, t: f64, dst: &mut RgbaImage) {
+        match &mut self.inner {
+            Inner::Memory(a) => a.draw(t, dst),
+            Inner::Stream(s) => s.draw(t, dst),
+        }
+    }
+
+    /// Bytes of decoded frames held (for a stream: its ring of frames).
+    pub fn bytes(&self) -> usize {
+        match &self.inner {
+            Inner::Memory(a) => a.bytes(),
+            Inner::Stream(s) => s.bytes(),
+        }
+    }
+
+    /// Whether the media is streamed rather than held in memory.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.inner, Inner::Stream(_))
+    }
+
+    /// Frames held in memory (`None` for a stream).
+    pub fn frame_count(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::Memory(a) => Some(a.frames.len()),
+            Inner::Stream(_) => None,
+        }
+    }
+
+    /// What the media is, for logs.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// One stored frame: RGB when opaque (3 bytes a pixel), else RGBA.
+struct Stored {
+    data: Vec<u8>,
+    rgb: bool,
+}
+
+impl Stored {
+    fn from_rgba(img: RgbaImage) -> Stored {
+        if img.data.chunks_exact(4).all(|p| p[3] == 255) {
+            let mut data = Vec::with_capacity(img.pixels() * 3);
+            for p in img.data.chunks_exact(4) {
+                data.extend_from_slice(&p[..3]);
+            }
+            Stored { data, rgb: true }
+        } else {
+            Stored {
+                data: img.data,
+                rgb: false,
+            }
+        }
+    }
+
+    fn write(&self, dst: &mut [u8]) {
+        if self.rgb {
+            for (d, s) in dst.chunks_exact_mut(4).zip(self.data.chunks_exact(3)) {
+                d[0] = s[0];
+                d[1] = s[1];
+                d[2] = s[2];
+                d[3] = 255;
+            }
+        } else {
+            dst.copy_from_slice(&self.data);
+        }
+    }
+}
+
+/// Frames held in memory with their display times.
+struct Animation {
+    frames: Vec<Stored>,
+    /// End time of each frame, seconds from the start of the loop.
+    ends: Vec<f64>,
+    width: u32,
+    height: u32,
 }
 
 impl Animation {
-    /// Builds from frames and durations.
-    pub fn new(frames: Vec<RgbaImage>, durations: Vec<f64>) -> Self {
-        let total = durations.iter().sum();
-        Animation {
-            frames,
-            durations,
-            total,
-        }
-    }
-
-    /// The frame shown at `t` seconds, looping.
-    pub fn frame_at(&self, t: f64) -> &RgbaImage {
-        if self.frames.len() == 1 || self.total <= 0.0 {
-            return &self.frames[0];
-        }
-        let mut t = t.rem_euclid(self.total);
-        for (f, d) in self.frames.iter().zip(&self.durations) {
-            if t < *d {
-                return f;
+    /// Decodes every frame; `Ok(None)` when they do not fit in `budget` bytes.
+    fn decode(opener: &Opener, budget: usize) -> Result<Option<Animation>, String> {
+        let mut reader = opener.open()?;
+        let mut anim = Animation {
+            frames: vec![],
+            ends: vec![],
+            width: opener.w,
+            height: opener.h,
+        };
+        let (mut bytes, mut t) = (0usize, 0.0);
+        loop {
+            let mut img = RgbaImage::default();
+            let Some(d) = reader.next_into(&mut img)? else {
+                break;
+            };
+            let s = Stored::from_rgba(img);
+            bytes += s.data.len();
+            if bytes > budget {
+                return Ok(None);
             }
-            t -= d;
+            t += d;
+            anim.frames.push(s);
+            anim.ends.push(t);
         }
-        self.frames.last().expect("non-empty")
+        if anim.frames.is_empty() {
+            return Err("it has no frames".into());
+        }
+        Ok(Some(anim))
     }
 
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
+    fn index_at(&self, t: f64) -> usize {
+        let total = *self.ends.last().expect("non-empty");
+        if self.frames.len() == 1 || total <= 0.0 {
+            return 0;
+        }
+        let t = t.rem_euclid(total);
+        self.ends
+            .partition_point(|&e| e <= t)
+            .min(self.frames.len() - 1)
+    }
+
+    fn draw(&self, t: f64, dst: &mut RgbaImage) {
+        dst.reshape(self.width, self.height);
+        self.frames[self.index_at(t)].write(&mut dst.data);
+    }
+
+    fn bytes(&self) -> usize {
         self.frames.iter().map(|f| f.data.len()).sum()
     }
+}
+
+/// A background decoded on the fly by a background thread into a ring of `STREAM_RING` frames.
+struct Stream {
+    rx: Receiver<(RgbaImage, f64)>,
+    back: Sender<RgbaImage>,
+    cur: RgbaImage,
+    cur_end: f64,
+    start: Option<f64>,
+    stop: Arc<AtomicBool>,
+    frame_bytes: usize,
+}
+
+impl Stream {
+    /// Starts the decoding thread and waits for the first frame (so errors show at start-up).
+    fn start(opener: Opener) -> Result<Stream, String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(RgbaImage, f64)>(STREAM_RING);
+        let (back, back_rx) = std::sync::mpsc::channel::<RgbaImage>();
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let frame_bytes = opener.w as usize * opener.h as usize * 4;
+        let stop2 = stop.clone();
+        std::thread::Builder::new()
+            .name("media-stream".into())
+            .spawn(move || stream_loop(&opener, &tx, &back_rx, first_tx, &stop2))
+            .map_err(|e| format!("cannot start a decoding thread: {e}"))?;
+        match first_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("no frame could be decoded within 60 s".into()),
+        }
+        Ok(Stream {
+            rx,
+            back,
+            cur: RgbaImage::default(),
+            cur_end: 0.0,
+            start: None,
+            stop,
+            frame_bytes,
+        })
+    }
+
+    fn draw(&mut self, t: f64, dst: &mut RgbaImage) {
+        let start = *self.start.get_or_insert(t);
+        let rel = t - start;
+        while self.cur.data.is_empty() || rel >= self.cur_end {
+            // The decoder runs ahead, so a frame is normally waiting; a late one is waited for
+            // briefly, then the current frame is shown again rather than stalling the output.
+            let wait = if self.cur.data.is_empty() {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_millis(100)
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok((img, d)) => {
+                    let old = std::mem::replace(&mut self.cur, img);
+                    if !old.data.is_empty() {
+                        let _ = self.back.send(old);
+                    }
+                    self.cur_end += d.max(1e-3);
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if self.cur.data.is_empty() {
+            return;
+        }
+        dst.reshape(self.cur.width, self.cur.height);
+        dst.data.copy_from_slice(&self.cur.data);
+    }
+
+    /// The ring, the frame shown and the one being decoded.
+    fn bytes(&self) -> usize {
+        (STREAM_RING + 2) * self.frame_bytes
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // The thread also stops when it finds the receiver gone; the flag stops it between files.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn stream_loop(
+    opener: &Opener,
+    tx: &SyncSender<(RgbaImage, f64)>,
+    back: &Receiver<RgbaImage>,
+    first: Sender<Result<(), String>>,
+    stop: &AtomicBool,
+) {
+    let mut first = Some(first);
+    let label = opener.label();
+    while !stop.load(Ordering::Relaxed) {
+        let mut reader = match opener.open() {
+            Ok(r) => r,
+            Err(e) => {
+                match first.take() {
+                    Some(f) => {
+                        let _ = f.send(Err(e));
+                    }
+                    None => tracing::error!("{label}: {e}; the background stops"),
+                }
+                return;
+            }
+        };
+        let mut n = 0u64;
+        loop {
+            let mut buf = back.try_recv().unwrap_or_default();
+            match reader.next_into(&mut buf) {
+                Ok(Some(d)) => {
+                    n += 1;
+                    if tx.send((buf, d)).is_err() {
+                        return;
+                    }
+                    if let Some(f) = first.take() {
+                        let _ = f.send(Ok(()));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    match first.take() {
+                        Some(f) => {
+                            let _ = f.send(Err(e));
+                            return;
+                        }
+                        None => tracing::warn!("{label}: {e}; restarting it"),
+                    }
+                    break;
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        if n == 0 {
+            if let Some(f) = first.take() {
+                let _ = f.send(Err("it has no frames".into()));
+            }
+            return;
+        }
+    }
+}
+
+/// Everything needed to (re)start decoding a background; cheap to clone, sent to stream threads.
+#[derive(Clone)]
+struct Opener {
+    kind: Kind,
+    w: u32,
+    h: u32,
+    interp: Interpolation,
+}
+
+#[derive(Clone)]
+enum Kind {
+    /// A still picture.
+    Still(PathBuf),
+    /// An animated picture; frames shorter than `min_frame` seconds are merged (target_fps).
+    Animated {
+        path: PathBuf,
+        format: AnimFormat,
+        min_frame: f64,
+    },
+    /// A folder of pictures, one frame each.
+    Files { files: Vec<PathBuf>, frame: f64 },
+    /// A video through ffmpeg, already at `fps` and output size.
+    Ffmpeg {
+        path: PathBuf,
+        fps: f64,
+        est_frames: Option<usize>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum AnimFormat {
+    Gif,
+    Png,
+    Webp,
+}
+
+const MISSING: &str =
+    "the file does not exist; check the path (relative paths start at the config file's folder)";
+
+/// Picture files an `image_sequence` folder may hold.
+pub const PICTURE_EXTS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif", "bmp"];
+
+fn ext_of(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn open_file(path: &Path) -> Result<BufReader<std::fs::File>, String> {
+    std::fs::File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| format!("cannot open: {e}"))
+}
+
+/// Whether a picture file holds an animation the image decoders can play.
+fn animation_format(path: &Path) -> Result<Option<AnimFormat>, String> {
+    let f = match ext_of(path).as_str() {
+        "gif" => Some(AnimFormat::Gif),
+        "webp" => image::codecs::webp::WebPDecoder::new(open_file(path)?)
+            .ok()
+            .filter(|d| d.has_animation())
+            .map(|_| AnimFormat::Webp),
+        "png" | "apng" => image::codecs::png::PngDecoder::new(open_file(path)?)
+            .ok()
+            .filter(|d| d.is_apng().unwrap_or(false))
+            .map(|_| AnimFormat::Png),
+        _ => None,
+    };
+    Ok(f)
+}
+
+impl Opener {
+    fn resolve(src: &MediaSource, w: u32, h: u32, interp: Interpolation) -> Result<Opener, String> {
+        let kind = match src {
+            MediaSource::Picture(path) => {
+                if !path.is_file() {
+                    return Err(MISSING.into());
+                }
+                match animation_format(path)? {
+                    Some(format) => Kind::Animated {
+                        path: path.clone(),
+                        format,
+                        min_frame: 0.0,
+                    },
+                    None => Kind::Still(path.clone()),
+                }
+            }
+            MediaSource::Sequence { dir, fps } => {
+                let files = list_pictures(dir)?;
+                Kind::Files {
+                    files,
+                    frame: 1.0 / (*fps as f64).max(1e-3),
+                }
+            }
+            MediaSource::Video { path, target_fps } => {
+                if !path.is_file() {
+                    return Err(MISSING.into());
+                }
+                // Animated pictures play through the image decoders (exact frame delays, and
+                // animated WebP, which ffmpeg cannot decode).
+                if let Some(format) = animation_format(path)? {
+                    Kind::Animated {
+                        path: path.clone(),
+                        format,
+                        min_frame: target_fps.map_or(0.0, |f| 1.0 / f as f64),
+                    }
+                } else {
+                    let info = crate::ffmpeg::probe(path).map_err(|e| e.to_string())?;
+                    // Odd containers report 90k or 1000 fps; cap what we decode at 60.
+                    let own = info.fps.min(60.0);
+                    let fps = target_fps.map_or(own, |f| (f as f64).min(own));
+                    let est_frames = info
+                        .frames
+                        .map(|n| (n as f64 * fps / info.fps.max(1e-3)).ceil() as usize);
+                    Kind::Ffmpeg {
+                        path: path.clone(),
+                        fps,
+                        est_frames,
+                    }
+                }
+            }
+        };
+        Ok(Opener { kind, w, h, interp })
+    }
+
+    fn label(&self) -> String {
+        match &self.kind {
+            Kind::Still(p) => format!("picture {}", p.display()),
+            Kind::Animated { path, .. } => format!("animated picture {}", path.display()),
+            Kind::Files { files, .. } => format!(
+                "image sequence {} ({} pictures)",
+                files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .unwrap_or(Path::new("?"))
+                    .display(),
+                files.len()
+            ),
+            Kind::Ffmpeg { path, fps, .. } => {
+                format!("video {} at {fps:.1} fps", path.display())
+            }
+        }
+    }
+
+    /// Frames the media will have, where known before decoding.
+    fn estimated_frames(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Still(_) => Some(1),
+            Kind::Animated { .. } => None,
+            Kind::Files { files, .. } => Some(files.len()),
+            Kind::Ffmpeg { est_frames, .. } => *est_frames,
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn FrameReader>, String> {
+        let scaler = Scaler {
+            resizer: Resizer::new(),
+            w: self.w,
+            h: self.h,
+            interp: self.interp,
+        };
+        Ok(match &self.kind {
+            Kind::Still(path) => Box::new(StillReader {
+                path: Some(path.clone()),
+                scaler,
+            }),
+            Kind::Animated {
+                path,
+                format,
+                min_frame,
+            } => {
+                let r = open_file(path)?;
+                let bad = |e: image::ImageError| format!("not a readable animation: {e}");
+                let frames = match format {
+                    AnimFormat::Gif => image::codecs::gif::GifDecoder::new(r)
+                        .map_err(bad)?
+                        .into_frames(),
+                    AnimFormat::Png => image::codecs::png::PngDecoder::new(r)
+                        .map_err(bad)?
+                        .apng()
+                        .map_err(bad)?
+                        .into_frames(),
+                    AnimFormat::Webp => image::codecs::webp::WebPDecoder::new(r)
+                        .map_err(bad)?
+                        .into_frames(),
+                };
+                Box::new(AnimReader {
+                    frames,
+                    gif: *format == AnimFormat::Gif,
+                    min_frame: *min_frame,
+                    pending: None,
+                    scaler,
+                })
+            }
+            Kind::Files { files, frame } => Box::new(FilesReader {
+                files: files.clone(),
+                next: 0,
+                frame: *frame,
+                scaler,
+            }),
+            Kind::Ffmpeg { path, fps, .. } => {
+                let flags = if self.interp == Interpolation::Nearest {
+                    "neighbor"
+                } else {
+                    "bilinear"
+                };
+                let vf = format!(
+                    "fps={fps:.4},scale={}:{}:flags={flags},format=rgba",
+                    self.w, self.h
+                );
+                let frame_bytes = self.w as usize * self.h as usize * 4;
+                let dec = crate::ffmpeg::Decoder::spawn(path, "rgba", Some(&vf), frame_bytes)
+                    .map_err(|e| e.to_string())?;
+                Box::new(FfmpegReader {
+                    dec,
+                    frame: 1.0 / fps,
+                    w: self.w,
+                    h: self.h,
+                })
+            }
+        })
+    }
+}
+
+/// Lists the pictures of a folder in name order (numbers in names compare by value).
+fn list_pictures(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot list the folder: {e}"))?;
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+                && PICTURE_EXTS.contains(&ext_of(p).as_str())
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(format!(
+            "the folder has no pictures ({})",
+            PICTURE_EXTS.join(", ")
+        ));
+    }
+    files.sort_by(|a, b| {
+        natural_cmp(
+            &a.file_name().unwrap_or_default().to_string_lossy(),
+            &b.file_name().unwrap_or_default().to_string_lossy(),
+        )
+    });
+    Ok(files)
+}
+
+/// Compares names with runs of digits compared as numbers: `frame2` < `frame10`. Zero-padded
+/// names sort as plain text would.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (da, db) = (&a[..na], &b[..nb]);
+                let ta = &da[da.iter().take_while(|&&c| c == b'0').count()..];
+                let tb = &db[db.iter().take_while(|&&c| c == b'0').count()..];
+                let o = ta.len().cmp(&tb.len()).then(ta.cmp(tb)).then(na.cmp(&nb));
+                if o != Ordering::Equal {
+                    return o;
+                }
+                (a, b) = (&a[na..], &b[nb..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+/// Decodes frames one at a time, scaled to the output size.
+trait FrameReader {
+    /// Fills `dst` with the next frame; returns its display time in seconds, `None` at the end.
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String>;
+}
+
+struct Scaler {
+    resizer: Resizer,
+    w: u32,
+    h: u32,
+    interp: Interpolation,
+}
+
+impl Scaler {
+    fn scale(&mut self, src: &RgbaImage, dst: &mut RgbaImage) {
+        scale_rgba(&mut self.resizer, src, self.w, self.h, self.interp, dst);
+    }
+}
+
+struct StillReader {
+    path: Option<PathBuf>,
+    scaler: Scaler,
+}
+
+impl FrameReader for StillReader {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+        let Some(path) = self.path.take() else {
+            return Ok(None);
+        };
+        let img = decode_picture(&path)?;
+        self.scaler.scale(&img, dst);
+        Ok(Some(0.0))
+    }
+}
+
+struct FilesReader {
+    files: Vec<PathBuf>,
+    next: usize,
+    frame: f64,
+    scaler: Scaler,
+}
+
+impl FrameReader for FilesReader {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+        let Some(path) = self.files.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let img = decode_picture(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.scaler.scale(&img, dst);
+        Ok(Some(self.frame))
+    }
+}
+
+struct AnimReader {
+    frames: image::Frames<'static>,
+    gif: bool,
+    min_frame: f64,
+    pending: Option<image::Frame>,
+    scaler: Scaler,
+}
+
+impl AnimReader {
+    fn delay(&self, f: &image::Frame) -> f64 {
+        let (num, den) = f.delay().numer_denom_ms();
+        let ms = num as f64 / den.max(1) as f64;
+        // Browsers show GIF delays of 0 or 10 ms as 100 ms; so do we (and for 0 elsewhere).
+        if (self.gif && ms <= 10.0) || ms <= 0.0 {
+            0.1
+        } else {
+            ms / 1000.0
+        }
+    }
+}
+
+impl FrameReader for AnimReader {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+        let bad = |e: image::ImageError| format!("not a readable animation: {e}");
+        let first = match self.pending.take() {
+            Some(f) => f,
+            None => match self.frames.next() {
+                Some(f) => f.map_err(bad)?,
+                None => return Ok(None),
+            },
+        };
+        // target_fps: frames shown for less than 1/target_fps are merged into the one before.
+        let mut d = self.delay(&first);
+        while d + 1e-9 < self.min_frame {
+            match self.frames.next() {
+                Some(f) => {
+                    let f = f.map_err(bad)?;
+                    let fd = self.delay(&f);
+                    if d + fd / 2.0 > self.min_frame {
+                        self.pending = Some(f);
+                        break;
+                    }
+                    d += fd;
+                }
+                None => break,
+            }
+        }
+        let buf = first.into_buffer();
+        let src = RgbaImage {
+            width: buf.width(),
+            height: buf.height(),
+            data: buf.into_raw(),
+        };
+        self.scaler.scale(&src, dst);
+        Ok(Some(d))
+    }
+}
+
+struct FfmpegReader {
+    dec: crate::ffmpeg::Decoder,
+    frame: f64,
+    w: u32,
+    h: u32,
+}
+
+impl FrameReader for FfmpegReader {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+        dst.reshape(self.w, self.h);
+        match self.dec.read_frame(&mut dst.data) {
+            Ok(true) => Ok(Some(self.frame)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn decode_picture(path: &Path) -> Result<RgbaImage, String> {
+    let img = image::ImageReader::new(open_file(path)?)
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .decode()
+        .map_err(|e| format!("not a readable picture: {e}"))?
+        .to_rgba8();
+    Ok(RgbaImage {
+        width: img.width(),
+        height: img.height(),
+        data: img.into_raw(),
+    })
 }
 
 /// Scales an RGBA picture to `w`x`h` (alpha-aware, so transparent edges do not darken).
@@ -78,92 +859,6 @@ pub fn scale_rgba(
         .expect("same pixel type");
 }
 
-fn to_rgba(img: image::RgbaImage) -> RgbaImage {
-    RgbaImage {
-        width: img.width(),
-        height: img.height(),
-        data: img.into_raw(),
-    }
-}
-
-/// Reads a picture or animated picture (GIF, APNG, animated WebP) and scales every frame.
-pub fn load_animation(
-    path: &Path,
-    w: u32,
-    h: u32,
-    interp: Interpolation,
-) -> Result<Animation, String> {
-    if !path.exists() {
-        return Err("the file does not exist; check the path (relative paths start at the config file's folder)".into());
-    }
-    let file = || {
-        std::fs::File::open(path)
-            .map(BufReader::new)
-            .map_err(|e| format!("cannot open: {e}"))
-    };
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let frames: Option<Vec<image::Frame>> = match ext.as_str() {
-        "gif" => image::codecs::gif::GifDecoder::new(file()?)
-            .ok()
-            .and_then(|d| d.into_frames().collect_frames().ok()),
-        "webp" => image::codecs::webp::WebPDecoder::new(file()?)
-            .ok()
-            .filter(|d| d.has_animation())
-            .and_then(|d| d.into_frames().collect_frames().ok()),
-        "png" | "apng" => image::codecs::png::PngDecoder::new(file()?)
-            .ok()
-            .filter(|d| d.is_apng().unwrap_or(false))
-            .and_then(|d| d.apng().ok())
-            .and_then(|d| d.into_frames().collect_frames().ok()),
-        _ => None,
-    };
-    let mut resizer = Resizer::new();
-    let mut out = Animation::default();
-    match frames {
-        Some(fr) if fr.len() > 1 => {
-            let mut frames = Vec::with_capacity(fr.len());
-            let mut durations = Vec::with_capacity(fr.len());
-            for f in fr {
-                let (num, den) = f.delay().numer_denom_ms();
-                // Browsers show 0/10 ms GIF delays as 100 ms; so do we.
-                let secs = if num as f64 / den.max(1) as f64 <= 10.0 {
-                    0.1
-                } else {
-                    num as f64 / den as f64 / 1000.0
-                };
-                let mut d = RgbaImage::default();
-                scale_rgba(
-                    &mut resizer,
-                    &to_rgba(f.into_buffer()),
-                    w,
-                    h,
-                    interp,
-                    &mut d,
-                );
-                frames.push(d);
-                durations.push(secs);
-            }
-            out = Animation::new(frames, durations);
-        }
-        _ => {
-            let img = image::ImageReader::new(file()?)
-                .with_guessed_format()
-                .map_err(|e| format!("cannot read: {e}"))?
-                .decode()
-                .map_err(|e| format!("not a readable picture: {e}"))?;
-            let mut d = RgbaImage::default();
-            scale_rgba(&mut resizer, &to_rgba(img.to_rgba8()), w, h, interp, &mut d);
-            out.frames.push(d);
-            out.durations.push(0.0);
-        }
-    }
-    Ok(out)
-}
-
 /// Reads an image file into RGB (for `process` on a photo).
 pub fn load_rgb(path: &Path) -> Result<crate::frame::RgbFrame, String> {
     let img = image::ImageReader::open(path)
@@ -180,101 +875,52 @@ pub fn load_rgb(path: &Path) -> Result<crate::frame::RgbFrame, String> {
     })
 }
 
-/// Most memory a decoded background may hold (frames at output size).
-pub const MEDIA_BUDGET_BYTES: usize = 768 << 20;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-const PICTURE_EXTS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif", "bmp"];
+    #[test]
+    fn natural_order() {
+        let mut v = vec![
+            "f10.png", "f2.png", "f1.png", "f02b.png", "a.png", "f002.png",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            vec!["a.png", "f1.png", "f2.png", "f02b.png", "f002.png", "f10.png"]
+        );
+        let mut z = vec!["0010.png", "0002.png", "0001.png"];
+        z.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(z, vec!["0001.png", "0002.png", "0010.png"]);
+    }
 
-/// Reads a folder of pictures (sorted by file name) as an animation at `fps`.
-pub fn load_sequence(
-    dir: &Path,
-    fps: f32,
-    w: u32,
-    h: u32,
-    interp: Interpolation,
-) -> Result<Animation, String> {
-    let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot list the folder: {e}"))?;
-    let mut files: Vec<std::path::PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| PICTURE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!(
-            "the folder has no pictures ({})",
-            PICTURE_EXTS.join(", ")
-        ));
+    #[test]
+    fn frame_times_loop() {
+        let f = |v: u8| Stored {
+            data: vec![v; 3],
+            rgb: true,
+        };
+        let a = Animation {
+            frames: vec![f(1), f(2), f(3)],
+            ends: vec![0.1, 0.3, 0.4],
+            width: 1,
+            height: 1,
+        };
+        let at = |t: f64| a.index_at(t);
+        assert_eq!(
+            [
+                at(0.0),
+                at(0.05),
+                at(0.1),
+                at(0.29),
+                at(0.35),
+                at(0.4),
+                at(0.45)
+            ],
+            [0, 0, 1, 1, 2, 0, 0]
+        );
+        let mut d = RgbaImage::default();
+        a.draw(0.2, &mut d);
+        assert_eq!(d.data, vec![2, 2, 2, 255]);
     }
-    let per_frame = w as usize * h as usize * 4;
-    if files.len() * per_frame > MEDIA_BUDGET_BYTES {
-        return Err(format!(
-            "{} pictures at {w}x{h} need {} MiB, more than the {} MiB budget; use fewer pictures",
-            files.len(),
-            (files.len() * per_frame) >> 20,
-            MEDIA_BUDGET_BYTES >> 20
-        ));
-    }
-    let mut frames = Vec::with_capacity(files.len());
-    for f in &files {
-        let a = load_animation(f, w, h, interp).map_err(|e| format!("{}: {e}", f.display()))?;
-        frames.push(a.frames.into_iter().next().expect("one frame"));
-    }
-    let d = 1.0 / fps as f64;
-    let n = frames.len();
-    Ok(Animation::new(frames, vec![d; n]))
-}
-
-/// Decodes a video (or animated GIF) with ffmpeg at `target_fps` (default: its own rate).
-pub fn load_video(
-    path: &Path,
-    target_fps: Option<f32>,
-    w: u32,
-    h: u32,
-    interp: Interpolation,
-) -> Result<Animation, String> {
-    if !path.is_file() {
-        return Err("the file does not exist; check the path (relative paths start at the config file's folder)".into());
-    }
-    let info = crate::ffmpeg::probe(path).map_err(|e| e.to_string())?;
-    let fps = target_fps
-        .map(|f| f as f64)
-        .unwrap_or(info.fps)
-        .min(info.fps.max(1.0));
-    let flags = if interp == Interpolation::Nearest {
-        "neighbor"
-    } else {
-        "bilinear"
-    };
-    let vf = format!("fps={fps:.4},scale={w}:{h}:flags={flags}");
-    let per_frame = w as usize * h as usize * 4;
-    let mut dec = crate::ffmpeg::Decoder::spawn(path, "rgba", Some(&vf), per_frame)
-        .map_err(|e| e.to_string())?;
-    let mut frames = Vec::new();
-    loop {
-        let mut f = RgbaImage::new(w, h);
-        if !dec.read_frame(&mut f.data).map_err(|e| e.to_string())? {
-            break;
-        }
-        frames.push(f);
-        if frames.len() * per_frame > MEDIA_BUDGET_BYTES {
-            return Err(format!(
-                "decoded at {w}x{h} and {fps:.1} fps the video needs more than {} MiB; set a lower target_fps or use a shorter clip",
-                MEDIA_BUDGET_BYTES >> 20
-            ));
-        }
-    }
-    if frames.is_empty() {
-        return Err("the video has no frames".into());
-    }
-    let n = frames.len();
-    tracing::info!(
-        "video background {}: {n} frames at {w}x{h}, {} MiB in memory",
-        path.display(),
-        (n * per_frame) >> 20
-    );
-    Ok(Animation::new(frames, vec![1.0 / fps; n]))
 }

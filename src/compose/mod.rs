@@ -1,9 +1,14 @@
 //! Composition (SPEC §4): layers drawn bottom to top, each a source plus filters, alpha-composited.
+//!
+//! Changing the layers while running (hot reload) is split in two so that no frame waits for a
+//! video to decode: [`Plan::prepare`] builds the layers that are new (any thread), and
+//! [`Compositor::install`] swaps them in between two frames, keeping every unchanged layer as it
+//! is (its decoded media and its animation phase). [`Compositor::update`] does both at once.
 
 mod filters;
 pub mod media;
 
-pub use filters::{build_filter, FilterOp};
+pub use filters::{build_filter, head_box, head_position, FilterOp, HeadBox, EYES_FRACTION};
 
 use crate::config::{LayerSource, LayerSpec};
 use crate::frame::{Mask, RgbFrame, RgbaImage};
@@ -42,79 +47,251 @@ struct Layer {
     source: LayerSource,
     filters: Vec<Box<dyn FilterOp>>,
     buf: RgbaImage,
+    /// Decoded media held by the filters.
+    bytes: usize,
+}
+
+fn build_layer(
+    spec: &LayerSpec,
+    width: u32,
+    height: u32,
+    budget: usize,
+) -> Result<Layer, ComposeError> {
+    let mut filters = Vec::with_capacity(spec.filters.len());
+    let mut bytes = 0;
+    for f in &spec.filters {
+        let op = build_filter(f, spec.source, width, height, budget.saturating_sub(bytes))?;
+        bytes += op.media_bytes();
+        filters.push(op);
+    }
+    Ok(Layer {
+        source: spec.source,
+        filters,
+        buf: RgbaImage::new(width, height),
+        bytes,
+    })
+}
+
+/// What a compositor holds, enough to prepare a change of layers on another thread: the layer
+/// specs, the media memory of each, the frame size and the media budget.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    specs: Vec<LayerSpec>,
+    bytes: Vec<usize>,
+    width: u32,
+    height: u32,
+    budget: usize,
+    generation: u64,
+}
+
+/// New layers built by [`Plan::prepare`], ready for [`Compositor::install`].
+pub struct Prepared {
+    plan: Plan,
+    slots: Vec<Slot>,
+    base: u64,
+}
+
+enum Slot {
+    /// Keep the current layer with this index.
+    Keep(usize),
+    /// A newly built layer.
+    New(Layer),
+}
+
+impl Prepared {
+    /// The plan of the compositor once this is installed (to prepare the next change from).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// How many layers were built anew (the rest are kept as they run).
+    pub fn built(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::New(_)))
+            .count()
+    }
+}
+
+impl Plan {
+    /// The layers.
+    pub fn specs(&self) -> &[LayerSpec] {
+        &self.specs
+    }
+
+    /// Media bytes held by all layers.
+    pub fn media_bytes(&self) -> usize {
+        self.bytes.iter().sum()
+    }
+
+    /// Builds what `specs` needs that the compositor does not have yet (the slow part of a
+    /// change: pictures and videos are decoded here). Layers whose spec is unchanged, at the same
+    /// frame size, are kept. On error nothing changes.
+    pub fn prepare(
+        &self,
+        specs: &[LayerSpec],
+        width: u32,
+        height: u32,
+    ) -> Result<Prepared, ComposeError> {
+        let same_size = width == self.width && height == self.height;
+        let mut taken = vec![false; self.specs.len()];
+        let keep: Vec<Option<usize>> = specs
+            .iter()
+            .map(|spec| {
+                let i = (0..self.specs.len())
+                    .find(|&i| same_size && !taken[i] && self.specs[i] == *spec)?;
+                taken[i] = true;
+                Some(i)
+            })
+            .collect();
+        let mut used: usize = keep.iter().flatten().map(|&i| self.bytes[i]).sum();
+        let mut slots = Vec::with_capacity(specs.len());
+        let mut bytes = Vec::with_capacity(specs.len());
+        for (spec, k) in specs.iter().zip(keep) {
+            match k {
+                Some(i) => {
+                    slots.push(Slot::Keep(i));
+                    bytes.push(self.bytes[i]);
+                }
+                None => {
+                    let layer = build_layer(spec, width, height, self.budget.saturating_sub(used))?;
+                    used += layer.bytes;
+                    bytes.push(layer.bytes);
+                    slots.push(Slot::New(layer));
+                }
+            }
+        }
+        Ok(Prepared {
+            plan: Plan {
+                specs: specs.to_vec(),
+                bytes,
+                width,
+                height,
+                budget: self.budget,
+                generation: self.generation + 1,
+            },
+            slots,
+            base: self.generation,
+        })
+    }
 }
 
 /// The layer stack, with per-layer buffers reused across frames.
 pub struct Compositor {
     layers: Vec<Layer>,
     acc: RgbaImage,
-    specs: Vec<LayerSpec>,
+    plan: Plan,
 }
 
 impl Compositor {
-    /// Builds the layers (loading pictures and videos once) for frames of `width`x`height`.
+    /// Builds the layers (loading pictures and videos once) for frames of `width`x`height`, with
+    /// the default media budget ([`media::media_budget`]).
     pub fn new(specs: &[LayerSpec], width: u32, height: u32) -> Result<Self, ComposeError> {
-        let mut layers = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let filters = spec
-                .filters
-                .iter()
-                .map(|f| build_filter(f, spec.source, width, height))
-                .collect::<Result<Vec<_>, _>>()?;
-            layers.push(Layer {
-                source: spec.source,
-                filters,
-                buf: RgbaImage::new(width, height),
-            });
-        }
-        Ok(Compositor {
-            layers,
+        Self::with_budget(specs, width, height, media::media_budget())
+    }
+
+    /// As [`Compositor::new`], with at most `budget` bytes of decoded media in memory (larger
+    /// backgrounds are streamed).
+    pub fn with_budget(
+        specs: &[LayerSpec],
+        width: u32,
+        height: u32,
+        budget: usize,
+    ) -> Result<Self, ComposeError> {
+        let mut c = Compositor {
+            layers: vec![],
             acc: RgbaImage::new(width, height),
-            specs: specs.to_vec(),
-        })
+            plan: Plan {
+                specs: vec![],
+                bytes: vec![],
+                width,
+                height,
+                budget,
+                generation: 0,
+            },
+        };
+        let p = c.plan.prepare(specs, width, height)?;
+        c.install(p);
+        Ok(c)
+    }
+
+    /// A copy of the current plan, for [`Plan::prepare`] on another thread.
+    pub fn plan(&self) -> Plan {
+        self.plan.clone()
+    }
+
+    /// The current layers.
+    pub fn specs(&self) -> &[LayerSpec] {
+        &self.plan.specs
+    }
+
+    /// Bytes of decoded media held by all layers.
+    pub fn media_bytes(&self) -> usize {
+        self.plan.media_bytes()
+    }
+
+    /// Swaps in prepared layers (fast: nothing is decoded unless the compositor changed since the
+    /// plan was taken, in which case missing layers are built here).
+    pub fn install(&mut self, p: Prepared) {
+        let had_media = self.plan.media_bytes();
+        let stale = p.base != self.plan.generation;
+        let same_size = self.plan.width == p.plan.width && self.plan.height == p.plan.height;
+        let mut old: Vec<Option<Layer>> = self.layers.drain(..).map(Some).collect();
+        let mut layers = Vec::with_capacity(p.slots.len());
+        let mut specs = Vec::with_capacity(p.slots.len());
+        let (width, height, budget) = (p.plan.width, p.plan.height, p.plan.budget);
+        for (spec, slot) in p.plan.specs.into_iter().zip(p.slots) {
+            let layer = match slot {
+                Slot::New(l) => Some(l),
+                Slot::Keep(i) if !stale => old.get_mut(i).and_then(Option::take),
+                Slot::Keep(_) => {
+                    // Prepared against another state: take the same layer, or build it now.
+                    let found = (0..old.len())
+                        .find(|&i| same_size && old[i].is_some() && self.plan.specs[i] == spec);
+                    match found {
+                        Some(i) => old[i].take(),
+                        None => build_layer(&spec, width, height, budget)
+                            .map_err(|e| tracing::error!("{e}; leaving the layer out"))
+                            .ok(),
+                    }
+                }
+            };
+            if let Some(l) = layer {
+                layers.push(l);
+                specs.push(spec);
+            }
+        }
+        self.plan = Plan {
+            bytes: layers.iter().map(|l| l.bytes).collect(),
+            specs,
+            width,
+            height,
+            budget,
+            generation: self.plan.generation + 1,
+        };
+        self.layers = layers;
+        self.acc.reshape(width, height);
+        let now = self.plan.media_bytes();
+        if now != had_media {
+            tracing::info!(
+                "backgrounds: {} MiB of decoded media in memory (media budget {} MiB; set {} to change it)",
+                media::mib(now),
+                media::mib(budget),
+                media::MEDIA_BUDGET_ENV
+            );
+        }
     }
 
     /// Rebuilds for a new layer list, keeping layers whose spec did not change (and so their
-    /// animation phase and decoded media).
+    /// animation phase and decoded media). On error the current layers stay.
     pub fn update(
         &mut self,
         specs: &[LayerSpec],
         width: u32,
         height: u32,
     ) -> Result<(), ComposeError> {
-        let mut old: Vec<Option<(LayerSpec, Layer)>> = self
-            .specs
-            .drain(..)
-            .zip(self.layers.drain(..))
-            .map(Some)
-            .collect();
-        let mut layers = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let kept = old
-                .iter_mut()
-                .find(|o| o.as_ref().is_some_and(|(s, _)| s == spec))
-                .and_then(Option::take);
-            match kept {
-                Some((_, layer)) if layer.buf.width == width && layer.buf.height == height => {
-                    layers.push(layer)
-                }
-                _ => {
-                    let filters = spec
-                        .filters
-                        .iter()
-                        .map(|f| build_filter(f, spec.source, width, height))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    layers.push(Layer {
-                        source: spec.source,
-                        filters,
-                        buf: RgbaImage::new(width, height),
-                    });
-                }
-            }
-        }
-        self.layers = layers;
-        self.specs = specs.to_vec();
-        self.acc.reshape(width, height);
+        let p = self.plan.prepare(specs, width, height)?;
+        self.install(p);
         Ok(())
     }
 
@@ -138,15 +315,18 @@ impl Compositor {
 
 /// Fills a layer buffer from its source.
 fn fill_source(src: LayerSource, ctx: &FrameCtx, acc: &RgbaImage, dst: &mut RgbaImage) {
+    let rgb = ctx.frame.data.chunks_exact(3);
     match src {
-        LayerSource::Input | LayerSource::Foreground => {
-            let rgb = ctx.frame.data.chunks_exact(3);
-            let alpha: Box<dyn Iterator<Item = u8>> = if src == LayerSource::Input {
-                Box::new(std::iter::repeat(255))
-            } else {
-                Box::new(ctx.mask.data.iter().copied())
-            };
-            for ((d, s), a) in dst.data.chunks_exact_mut(4).zip(rgb).zip(alpha) {
+        LayerSource::Input => {
+            for (d, s) in dst.data.chunks_exact_mut(4).zip(rgb) {
+                d[0] = s[0];
+                d[1] = s[1];
+                d[2] = s[2];
+                d[3] = 255;
+            }
+        }
+        LayerSource::Foreground => {
+            for ((d, s), &a) in dst.data.chunks_exact_mut(4).zip(rgb).zip(&ctx.mask.data) {
                 d[0] = s[0];
                 d[1] = s[1];
                 d[2] = s[2];
