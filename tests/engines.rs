@@ -117,3 +117,41 @@ fn explicit_library_option_is_honoured() {
         "{err}"
     );
 }
+
+#[test]
+fn an_older_onnxruntime_is_refused_by_version() {
+    // A library with ONNX Runtime's entry point that reports version 1.16.3 (older than the
+    // API this build needs), built here with the system C compiler: the version check of the
+    // real loader must refuse it with a message naming the version.
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("old.c");
+    std::fs::write(
+        &c,
+        "typedef struct { const void *(*GetApi)(unsigned); const char *(*GetVersionString)(void); } OrtApiBase;\n\
+         static const void *get_api(unsigned v) { (void)v; return 0; }\n\
+         static const char *version(void) { return \"1.16.3\"; }\n\
+         static const OrtApiBase base = { get_api, version };\n\
+         const OrtApiBase *OrtGetApiBase(void) { return &base; }\n",
+    )
+    .unwrap();
+    let lib = dir.path().join("libonnxruntime.so.1.16.3");
+    let st = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&c)
+        .status();
+    assert!(st.is_ok_and(|s| s.success()), "cc failed");
+    let env = [("ORT_DYLIB_PATH", lib.to_str().unwrap())];
+    let (code, err) = process_with("onnxruntime", &env, "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("1.16.3") && err.contains("ONNX Runtime is not usable"),
+        "{err}"
+    );
+    let (code, err) = process_with("auto", &env, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("engine tract") && err.contains("1.16.3"),
+        "{err}"
+    );
+}
