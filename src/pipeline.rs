@@ -292,6 +292,12 @@ pub fn process(
     output: &Path,
     opts: &ProcessOptions,
 ) -> Result<ProcessReport, PipelineError> {
+    // Offline, a streamed background is waited for, so the output does not depend on timing.
+    crate::compose::media::set_stream_wait(if opts.realtime {
+        std::time::Duration::from_millis(100)
+    } else {
+        std::time::Duration::from_secs(10)
+    });
     let mut source = crate::source::open_file(input)?;
     let cfg = load_config(opts.config.as_deref())?;
     let info = source.info();

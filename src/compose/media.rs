@@ -30,6 +30,18 @@ pub const MEDIA_BUDGET_ENV: &str = "BACKDROP_MEDIA_BUDGET_MIB";
 /// Frames a streamed background decodes ahead.
 pub const STREAM_RING: usize = 3;
 
+/// Slack when comparing frame times (seconds).
+const TIME_EPS: f64 = 1e-6;
+
+static STREAM_WAIT_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100_000);
+
+/// How long a streamed background may hold up a frame waiting for its decoder before the
+/// current frame is shown again (process-wide). Live output keeps the default 100 ms; file
+/// processing, which has no deadline, waits longer so its output does not depend on timing.
+pub fn set_stream_wait(wait: Duration) {
+    STREAM_WAIT_US.store(wait.as_micros() as u64, Ordering::Relaxed);
+}
+
 /// The media budget in bytes: `BACKDROP_MEDIA_BUDGET_MIB` when set, else 768 MiB.
 pub fn media_budget() -> usize {
     std::env::var(MEDIA_BUDGET_ENV)
@@ -244,7 +256,9 @@ impl Animation {
         if self.frames.len() == 1 || total <= 0.0 {
             return 0;
         }
-        let t = t.rem_euclid(total);
+        // Output and media frame times often coincide (a 30 fps video in a 30 fps stream):
+        // a frame is due from its exact start, whatever the rounding of either sum.
+        let t = (t + TIME_EPS).rem_euclid(total);
         self.ends
             .partition_point(|&e| e <= t)
             .min(self.frames.len() - 1)
@@ -302,14 +316,14 @@ impl Stream {
 
     fn draw(&mut self, t: f64, dst: &mut RgbaImage) {
         let start = *self.start.get_or_insert(t);
-        let rel = t - start;
+        let rel = t - start + TIME_EPS;
         while self.cur.data.is_empty() || rel >= self.cur_end {
             // The decoder runs ahead, so a frame is normally waiting; a late one is waited for
             // briefly, then the current frame is shown again rather than stalling the output.
             let wait = if self.cur.data.is_empty() {
                 Duration::from_secs(5)
             } else {
-                Duration::from_millis(100)
+                Duration::from_micros(STREAM_WAIT_US.load(Ordering::Relaxed))
             };
             match self.rx.recv_timeout(wait) {
                 Ok((img, d)) => {
@@ -351,8 +365,13 @@ fn stream_loop(
 ) {
     let mut first = Some(first);
     let label = opener.label();
+    let mut next = Some(opener.open());
     while !stop.load(Ordering::Relaxed) {
-        let mut reader = match opener.open() {
+        // The next pass is opened when this one starts, so looping never waits for a decoder
+        // to start (an ffmpeg process, or a file to open).
+        let this = next.take().unwrap_or_else(|| opener.open());
+        next = Some(opener.open());
+        let mut reader = match this {
             Ok(r) => r,
             Err(e) => {
                 match first.take() {
