@@ -224,6 +224,12 @@ fn watch_for_process(
     let mut plan = plan;
     let file = path.to_owned();
     let watcher = watch_file(path, move || {
+        // Editors that truncate then write can be caught in between: an empty file is a save
+        // in progress (its completion is another change), not a wish for all defaults.
+        if std::fs::metadata(&file).is_ok_and(|m| m.len() == 0) {
+            tracing::debug!("{}: empty, waiting for the save to finish", file.display());
+            return;
+        }
         let new = match load_config(Some(&file)) {
             Ok(c) => c,
             Err(e) => {
