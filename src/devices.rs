@@ -50,6 +50,8 @@ pub struct DeviceInfo {
     pub driver: String,
     /// Bus location.
     pub bus: String,
+    /// Driver version: the module's for v4l2loopback (e.g. 0.13.2), else the kernel's.
+    pub version: String,
     /// What it is.
     pub kind: DeviceKind,
 }
@@ -101,6 +103,12 @@ pub fn inspect(path: &Path) -> Result<DeviceInfo, String> {
         card: cap.card(),
         driver: cap.driver(),
         bus: cap.bus_info(),
+        version: if cap.is_loopback() {
+            loopback_version()
+        } else {
+            let v = cap.version;
+            format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)
+        },
         kind,
     })
 }
@@ -201,8 +209,9 @@ pub fn render_devices(list: &[Result<DeviceInfo, (PathBuf, String)>]) -> String 
                 };
                 let _ = writeln!(
                     s,
-                    "{}: virtual camera (v4l2loopback) \"{}\": {state}",
+                    "{}: virtual camera (v4l2loopback {}) \"{}\": {state}",
                     d.path.display(),
+                    d.version,
                     d.card
                 );
             }
@@ -226,6 +235,13 @@ pub fn list_devices() -> Vec<Result<DeviceInfo, (PathBuf, String)>> {
         .into_iter()
         .map(|p| inspect(&p).map_err(|e| (p, e)))
         .collect()
+}
+
+/// The loaded v4l2loopback's version; 0.12 and older do not publish one.
+pub fn loopback_version() -> String {
+    std::fs::read_to_string("/sys/module/v4l2loopback/version")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|_| "0.12 or older".into())
 }
 
 /// The processes (other than this one) that hold `device` open, as "name (pid N)".
@@ -360,9 +376,7 @@ pub fn doctor(cfg: &Config) -> DoctorReport {
 fn check_module(r: &mut DoctorReport, virt: &Path) {
     let sys = Path::new("/sys/module/v4l2loopback");
     if sys.exists() {
-        let version = std::fs::read_to_string(sys.join("version"))
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|_| "unknown version".into());
+        let version = loopback_version();
         r.add(Level::Ok, format!("v4l2loopback {version} is loaded"), None);
         let excl =
             std::fs::read_to_string(sys.join("parameters/exclusive_caps")).unwrap_or_default();
@@ -713,6 +727,7 @@ mod tests {
             card: "Cam".into(),
             driver: "uvcvideo".into(),
             bus: "usb-1".into(),
+            version: "6.1.0".into(),
             kind: DeviceKind::Camera(vec![CameraFormat {
                 fourcc: PIX_YUYV,
                 description: "YUYV 4:2:2".into(),
@@ -725,6 +740,7 @@ mod tests {
             card: "Backdrop".into(),
             driver: "v4l2 loopback".into(),
             bus: "platform:v4l2loopback-000".into(),
+            version: "0.12.7".into(),
             kind: DeviceKind::Loopback { streaming: None },
         };
         let s = render_devices(&[
@@ -735,7 +751,7 @@ mod tests {
         assert!(s.contains("/dev/video0: camera \"Cam\""), "{s}");
         assert!(s.contains("640x480 @ 30/15 fps"), "{s}");
         assert!(
-            s.contains("/dev/video10: virtual camera (v4l2loopback) \"Backdrop\": idle"),
+            s.contains("/dev/video10: virtual camera (v4l2loopback 0.12.7) \"Backdrop\": idle"),
             "{s}"
         );
         assert!(

@@ -12,9 +12,9 @@ use crate::frame::RgbFrame;
 use crate::live::{LiveError, LiveSink};
 use crate::sink::yuv::{OutputFormat, YuvConverter};
 use crate::v4l2::{
-    fourcc_str, Device, Mapping, PixFormat, BUF_TYPE_OUTPUT, CAP_VIDEO_CAPTURE, CAP_VIDEO_OUTPUT,
-    COLORSPACE_SMPTE170M, EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL, FIELD_NONE,
-    PIX_YUV420, PIX_YUYV,
+    fourcc_str, Device, Mapping, PixFormat, BUF_FLAG_MAPPED, BUF_TYPE_OUTPUT, CAP_VIDEO_CAPTURE,
+    CAP_VIDEO_OUTPUT, COLORSPACE_SMPTE170M, EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL,
+    FIELD_NONE, PIX_YUV420, PIX_YUYV,
 };
 use fast_image_resize::{
     images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
@@ -162,6 +162,10 @@ struct Output {
     dev: Device,
     /// Whether the client-usage event works (v4l2loopback 0.13+).
     usage_events: bool,
+    /// v4l2loopback < 0.13: any consumer's REQBUFS (e.g. one closing) clears the MAPPED flag of
+    /// the shared buffers, and every other consumer's next DQBUF then fails with EINVAL (the
+    /// call freezes). Mapping a buffer sets the flag again, so the producer restores it.
+    restore_mapped: bool,
 }
 
 /// A v4l2loopback virtual camera; see the module docs.
@@ -357,6 +361,9 @@ impl Loopback {
         let usage_events = dev
             .subscribe_event(EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL)
             .is_ok();
+        // The event came with 0.13, which also fixed the MAPPED bug (QUERYCAP's version is the
+        // kernel's, and 0.12 has no sysfs version).
+        let restore_mapped = matches!(io, Io::Mmap { .. }) && !usage_events;
         tracing::info!(
             "virtual camera {}: {}x{} {} at {} fps ({}, consumer events {})",
             path.display(),
@@ -375,6 +382,7 @@ impl Loopback {
             io,
             dev,
             usage_events,
+            restore_mapped,
         })
     }
 
@@ -428,6 +436,19 @@ fn not_found_fix(device: &Path) -> String {
     }
 }
 
+/// Maps (and at once unmaps) each buffer whose `V4L2_BUF_FLAG_MAPPED` another opener cleared;
+/// see `Output::restore_mapped`.
+fn restore_mapped_flags(dev: &Device, count: usize) -> io::Result<()> {
+    for i in 0..count as u32 {
+        let b = dev.query_buffer(BUF_TYPE_OUTPUT, i)?;
+        if b.flags & BUF_FLAG_MAPPED == 0 {
+            tracing::debug!("v4l2loopback buffer {i} lost its MAPPED flag: re-mapping it");
+            drop(dev.map(&b)?);
+        }
+    }
+    Ok(())
+}
+
 impl LiveSink for Loopback {
     fn write(&mut self, frame: &RgbFrame) -> Result<(), LiveError> {
         if self.out.is_none() {
@@ -465,6 +486,9 @@ impl LiveSink for Loopback {
                     *queued += 1;
                 }
                 let i = *next;
+                if out.restore_mapped {
+                    restore_mapped_flags(&out.dev, bufs.len())?;
+                }
                 bufs[i].as_mut_slice()[..n].copy_from_slice(&self.yuv);
                 out.dev.queue(BUF_TYPE_OUTPUT, i as u32, n as u32)?;
                 *next = (i + 1) % bufs.len();

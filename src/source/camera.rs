@@ -248,6 +248,8 @@ struct Stream {
     height: u32,
     stride: u32,
     fps: f64,
+    /// The compressed frame, copied out of the driver's buffer before decoding (reused).
+    jpeg: Vec<u8>,
 }
 
 /// A V4L2 camera delivering RGB frames; see the module docs.
@@ -431,14 +433,12 @@ fn start(req: &Request) -> Result<Stream, CameraError> {
         height: got.height,
         stride,
         fps,
+        jpeg: Vec::new(),
     })
 }
 
-/// Decodes one captured buffer into `out`.
-fn decode(s: &Stream, data: &[u8], out: &mut RgbFrame) -> Result<(), String> {
-    if s.fourcc == PIX_MJPEG {
-        return crate::source::mjpeg::decode_mjpeg(data, out);
-    }
+/// Converts one captured YUYV buffer into `out`.
+fn decode_yuyv(s: &Stream, data: &[u8], out: &mut RgbFrame) -> Result<(), String> {
     let need = s.stride as usize * (s.height as usize - 1) + s.width as usize * 2;
     if data.len() < need {
         return Err(format!("short YUYV frame: {} of {need} bytes", data.len()));
@@ -470,7 +470,11 @@ enum Step {
 
 /// Waits for the next frame until `deadline` and decodes the newest one into `out`; errors are
 /// (operation, reason) and mean the camera is lost.
-fn grab(s: &Stream, out: &mut RgbFrame, deadline: Instant) -> Result<Step, (&'static str, String)> {
+fn grab(
+    s: &mut Stream,
+    out: &mut RgbFrame,
+    deadline: Instant,
+) -> Result<Step, (&'static str, String)> {
     let left = deadline.saturating_duration_since(Instant::now());
     let rev = s
         .dev
@@ -502,17 +506,35 @@ fn grab(s: &Stream, out: &mut RgbFrame, deadline: Instant) -> Result<Step, (&'st
         return Ok(Step::Nothing);
     };
     let idx = b.index as usize;
+    let requeue = |s: &Stream| {
+        s.dev
+            .queue(BUF_TYPE_CAPTURE, b.index, 0)
+            .map_err(|e| ("VIDIOC_QBUF", e.to_string()))
+    };
     let result = if b.flags & BUF_FLAG_ERROR != 0 || b.bytesused == 0 {
+        requeue(s)?;
         Err("driver flagged it".to_owned())
     } else if idx >= s.bufs.len() {
+        requeue(s)?;
         Err(format!("buffer index {idx} out of range"))
+    } else if s.fourcc == PIX_MJPEG {
+        // Copy the (small) JPEG out and hand the buffer back before the slow decode: a
+        // v4l2loopback "camera" shares its buffers with the producer, which would otherwise
+        // overwrite the JPEG mid-decode.
+        let used = (b.bytesused as usize).min(s.bufs[idx].as_slice().len());
+        let mut jpeg = std::mem::take(&mut s.jpeg);
+        jpeg.clear();
+        jpeg.extend_from_slice(&s.bufs[idx].as_slice()[..used]);
+        requeue(s)?;
+        let r = crate::source::mjpeg::decode_mjpeg(&jpeg, out);
+        s.jpeg = jpeg;
+        r
     } else {
         let used = (b.bytesused as usize).min(s.bufs[idx].as_slice().len());
-        decode(s, &s.bufs[idx].as_slice()[..used], out)
+        let r = decode_yuyv(s, &s.bufs[idx].as_slice()[..used], out);
+        requeue(s)?;
+        r
     };
-    s.dev
-        .queue(BUF_TYPE_CAPTURE, b.index, 0)
-        .map_err(|e| ("VIDIOC_QBUF", e.to_string()))?;
     Ok(match result {
         Ok(()) => Step::Frame,
         Err(why) => Step::Bad(why),
@@ -535,7 +557,7 @@ impl LiveSource for Camera {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let s = self.stream.as_ref().expect("started above");
+            let s = self.stream.as_mut().expect("started above");
             match grab(s, out, deadline) {
                 Ok(Step::Frame) => {
                     self.mode = LiveMode {
