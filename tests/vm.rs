@@ -302,6 +302,46 @@ mod guest {
         println!("[{:6.1} s] {what}", t0.elapsed().as_secs_f64());
     }
 
+    /// `Loopback::has_consumers` follows a consumer coming and going where the driver tells.
+    fn consumer_events() {
+        use backdrop::live::LiveSink;
+        let mut lb = backdrop::sink::loopback::Loopback::open(
+            LOOP,
+            W,
+            H,
+            FPS,
+            backdrop::sink::yuv::OutputFormat::Yuyv,
+        )
+        .expect("open the loopback");
+        let frame = backdrop::frame::RgbFrame::new(W, H);
+        let tick = Duration::from_secs_f64(1.0 / FPS as f64);
+        lb.write(&frame).unwrap();
+        let Some(before) = lb.has_consumers() else {
+            println!("    not reported by this v4l2loopback (0.12): the camera stays on");
+            return;
+        };
+        assert!(!before, "a consumer reported before any opened");
+        let mut reader = Command::new("v4l2-ctl")
+            .args(["-d", LOOP, "--stream-mmap=3", "--stream-count=30"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (mut seen, t) = (false, Instant::now());
+        while reader.try_wait().unwrap().is_none() && t.elapsed() < Duration::from_secs(20) {
+            lb.write(&frame).unwrap();
+            seen |= lb.has_consumers() == Some(true);
+            std::thread::sleep(tick);
+        }
+        assert!(seen, "the streaming consumer was not reported");
+        let gone = wait_until(Duration::from_secs(3), || {
+            lb.write(&frame).unwrap();
+            lb.has_consumers() == Some(false)
+        });
+        assert!(gone.is_some(), "the consumer's leaving was not reported");
+        println!("    consumer reported while streaming and gone after it closed");
+    }
+
     pub fn scenario() {
         let t0 = Instant::now();
         let dir = std::env::temp_dir().join("backdrop-vm");
@@ -355,6 +395,22 @@ mod guest {
         ));
         assert!(
             err.contains("rc=2") && err.contains("camera /dev/video7 does not exist"),
+            "{err}"
+        );
+
+        let mut holder = Command::new("v4l2-ctl")
+            .args(["-d", CAM, "--stream-mmap=3", "--stream-count=100000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let (_, err) = sh(&format!("{bin} run -c {} 2>&1; echo rc=$?", cfg.display()));
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert!(
+            err.contains("rc=2")
+                && err.contains("camera /dev/video0 is busy, used by v4l2-ctl (pid"),
             "{err}"
         );
 
@@ -419,6 +475,13 @@ mod guest {
             last.orange > 0.8,
             "background not replaced: {:.2} of the frame is orange (vivid itself: {vivid_orange:.2})",
             last.orange
+        );
+
+        let (ok, doctor) = sh(&format!("{bin} doctor -c {}", cfg.display()));
+        assert!(
+            !ok && doctor.contains("virtual camera /dev/video10 is busy")
+                && doctor.contains("backdrop (pid"),
+            "doctor while backdrop runs:\n{doctor}"
         );
 
         step(t0, "a second consumer opens, reads and closes");
@@ -614,6 +677,7 @@ mod guest {
         std::thread::sleep(Duration::from_secs(4));
         let rate = reader.rate(m0, Instant::now());
         let orange = reader.last().unwrap().orange;
+        drop(reader);
         let (code, _) = bd.stop(libc::SIGTERM);
         let log = bd.log();
         println!("{log}");
@@ -628,6 +692,11 @@ mod guest {
         assert!(orange > 0.8, "background not replaced on the MJPEG path");
         // Frames flow; 720p JPEG decoding under TCG emulation is slow (4-11 fps measured).
         assert!(rate >= 2.0, "MJPEG path too slow: {rate:.1} fps");
+        step(
+            t0,
+            "consumer events (v4l2loopback 0.13+), through the library",
+        );
+        consumer_events();
         step(t0, "all checks passed");
     }
 }

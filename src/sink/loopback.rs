@@ -97,8 +97,8 @@ pub enum LoopbackError {
         /// What it is instead.
         what: String,
     },
-    /// Another producer feeds the device.
-    #[error("virtual camera {device} is busy: another program already writes to it{holders}; stop it, or use another loopback device (modprobe v4l2loopback devices=2)")]
+    /// Another producer feeds the device, or a consumer holds it at another format.
+    #[error("virtual camera {device} is busy{holders}; stop the program using it (another producer, or a consumer holding an older format), or use another loopback device (modprobe v4l2loopback devices=2)")]
     Busy {
         /// The device.
         device: PathBuf,
@@ -313,11 +313,12 @@ impl Loopback {
                 _ => refused(format!("VIDIOC_S_FMT: {e}")),
             })?;
         if (got.width, got.height, got.pixelformat) != (self.width, self.height, fourcc) {
-            // v4l2loopback answers S_FMT with the running format while another producer streams.
+            // v4l2loopback answers S_FMT with the current format while another producer streams
+            // (and, 0.13+, while a consumer still holds the device).
             return Err(LoopbackError::Busy {
                 device: path.clone(),
                 holders: format!(
-                    " (it is already streaming {}x{} {}){}",
+                    " (it is set to {}x{} {}){}",
                     got.width,
                     got.height,
                     fourcc_str(got.pixelformat),
