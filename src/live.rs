@@ -212,6 +212,8 @@ struct Shared {
     masks_done: AtomicU64,
     /// Sequence number of the newest frame the output thread took.
     taken: AtomicU64,
+    /// Layers built by the config watcher, for the output thread to install.
+    layers: Mutex<Option<crate::compose::Prepared>>,
 }
 
 impl Shared {
@@ -242,54 +244,44 @@ fn watch_config(
     path: &Path,
     shared: Arc<Shared>,
     overrides: Option<Overrides>,
+    mut plan: crate::compose::Plan,
+    mode: LiveMode,
 ) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let dir = file
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let name = file.file_name().map(|n| n.to_owned());
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if ev.paths.iter().any(|p| p.file_name() == name.as_deref()) {
-                let _ = tx.send(());
+    let file = path.to_owned();
+    crate::pipeline::watch_file(path, move || {
+        if shared.stopped() {
+            return;
+        }
+        // An editor that truncates then writes can be caught in between: an empty file is a
+        // save in progress (its completion is another change), not a wish for all defaults.
+        if std::fs::metadata(&file).is_ok_and(|m| m.len() == 0) {
+            return;
+        }
+        let cfg = match load_with(Some(&file), overrides.as_ref()) {
+            Ok(c) => c,
+            Err(e) => return tracing::error!("{e}; keeping the last good configuration"),
+        };
+        if *shared.config().0 == cfg {
+            return;
+        }
+        // Changed layers (pictures, videos) are built here, off the frame loop; the output
+        // thread only swaps them in, so a reload never stalls the virtual camera.
+        if cfg.layers != plan.specs() {
+            match plan.prepare(&cfg.layers, mode.width, mode.height) {
+                Ok(p) => {
+                    plan = p.plan().clone();
+                    *shared.layers.lock().expect("layers lock") = Some(p);
+                }
+                Err(e) => {
+                    return tracing::error!("{}: {e}; keeping the last good configuration", file.display())
+                }
             }
         }
+        let mut g = shared.config.lock().expect("config lock");
+        g.0 = Arc::new(cfg);
+        g.1 += 1;
+        tracing::info!("{}: reloaded", file.display());
     })
-    .map_err(|e| tracing::warn!("cannot watch {} for changes: {e}", file.display()))
-    .ok()?;
-    if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
-        tracing::warn!("cannot watch {} for changes: {e}", dir.display());
-        return None;
-    }
-    let path = path.to_owned();
-    std::thread::Builder::new()
-        .name("config-watch".into())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                // Debounce: editors write in several steps.
-                std::thread::sleep(Duration::from_millis(50));
-                while rx.try_recv().is_ok() {}
-                if shared.stopped() {
-                    break;
-                }
-                match load_with(Some(&path), overrides.as_ref()) {
-                    Ok(cfg) => {
-                        let mut g = shared.config.lock().expect("config lock");
-                        if *g.0 != cfg {
-                            g.0 = Arc::new(cfg);
-                            g.1 += 1;
-                            tracing::info!("{}: reloaded", path.display());
-                        }
-                    }
-                    Err(e) => tracing::error!("{e}; keeping the last good configuration"),
-                }
-            }
-        })
-        .expect("spawn config watcher");
-    Some(watcher)
 }
 
 /// Logs an error at most once per `every`, counting the rest.
@@ -516,11 +508,12 @@ pub fn run_live(
         frames_in: AtomicU64::new(0),
         masks_done: AtomicU64::new(0),
         taken: AtomicU64::new(0),
+        layers: Mutex::new(None),
     });
     let _watcher = opts
         .config_path
         .as_deref()
-        .and_then(|p| watch_config(p, shared.clone(), opts.overrides.clone()));
+        .and_then(|p| watch_config(p, shared.clone(), opts.overrides.clone(), compositor.plan(), mode));
     let mut report = LiveReport {
         stats,
         frames_out: 0,
@@ -596,11 +589,11 @@ fn output_loop(
     let mut log = RateLimited::new(Duration::from_secs(5));
     let start = Instant::now();
     while !shared.stopped() && opts.max_frames.is_none_or(|m| report.frames_out < m) {
+        if let Some(p) = shared.layers.lock().expect("layers lock").take() {
+            compositor.install(p);
+        }
         let (c, v) = shared.config();
         if v != ver {
-            if let Err(e) = compositor.update(&c.layers, mode.width, mode.height) {
-                tracing::error!("{e}; keeping the previous layers");
-            }
             if cfg.output_changed(&c) {
                 match make_sink(&c, mode) {
                     Ok(s) => sink = s,

@@ -69,10 +69,13 @@ pub struct StageSummary {
     pub cpu: f64,
 }
 
+/// Wall and CPU milliseconds per stage name.
+type Samples = BTreeMap<&'static str, (Vec<f64>, Vec<f64>)>;
+
 /// Collected samples of named stages; cheap to record from several threads.
 #[derive(Default)]
 pub struct Stats {
-    samples: Mutex<BTreeMap<&'static str, (Vec<f64>, Vec<f64>)>>,
+    samples: Mutex<Samples>,
 }
 
 /// Percentile (0–100) of sorted values.
