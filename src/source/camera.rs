@@ -248,8 +248,9 @@ struct Stream {
     height: u32,
     stride: u32,
     fps: f64,
-    /// The compressed frame, copied out of the driver's buffer before decoding (reused).
-    jpeg: Vec<u8>,
+    /// The compressed frame copied out of the driver's buffer before decoding, or YUYV rows
+    /// with their padding removed (reused).
+    scratch: Vec<u8>,
 }
 
 /// A V4L2 camera delivering RGB frames; see the module docs.
@@ -433,27 +434,48 @@ fn start(req: &Request) -> Result<Stream, CameraError> {
         height: got.height,
         stride,
         fps,
-        jpeg: Vec::new(),
+        scratch: Vec::new(),
     })
 }
 
 /// Converts one captured YUYV buffer into `out`.
-fn decode_yuyv(s: &Stream, data: &[u8], out: &mut RgbFrame) -> Result<(), String> {
-    let need = s.stride as usize * (s.height as usize - 1) + s.width as usize * 2;
+/// (`stride`: bytes per line, which drivers may pad; `scratch` holds the unpadded rows then.)
+fn decode_yuyv(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: u32,
+    scratch: &mut Vec<u8>,
+    out: &mut RgbFrame,
+) -> Result<(), String> {
+    let row = width as usize * 2;
+    let need = stride as usize * (height as usize).saturating_sub(1) + row;
     if data.len() < need {
         return Err(format!("short YUYV frame: {} of {need} bytes", data.len()));
     }
-    out.reshape(s.width, s.height);
+    // yuvutils wants exactly width*2*height bytes (it ignores the stride), and drivers may
+    // report padded lines or a bytesused rounded up.
+    let packed = if stride as usize == row {
+        &data[..row * height as usize]
+    } else {
+        scratch.clear();
+        for y in 0..height as usize {
+            let start = y * stride as usize;
+            scratch.extend_from_slice(&data[start..start + row]);
+        }
+        &scratch[..]
+    };
+    out.reshape(width, height);
     let packed = YuvPackedImage {
-        yuy: data,
-        yuy_stride: s.stride,
-        width: s.width,
-        height: s.height,
+        yuy: packed,
+        yuy_stride: width * 2,
+        width,
+        height,
     };
     yuvutils_rs::yuyv422_to_rgb(
         &packed,
         &mut out.data,
-        s.width * 3,
+        width * 3,
         YuvRange::Limited,
         YuvStandardMatrix::Bt601,
     )
@@ -522,16 +544,23 @@ fn grab(
         // v4l2loopback "camera" shares its buffers with the producer, which would otherwise
         // overwrite the JPEG mid-decode.
         let used = (b.bytesused as usize).min(s.bufs[idx].as_slice().len());
-        let mut jpeg = std::mem::take(&mut s.jpeg);
+        let mut jpeg = std::mem::take(&mut s.scratch);
         jpeg.clear();
         jpeg.extend_from_slice(&s.bufs[idx].as_slice()[..used]);
         requeue(s)?;
         let r = crate::source::mjpeg::decode_mjpeg(&jpeg, out);
-        s.jpeg = jpeg;
+        s.scratch = jpeg;
         r
     } else {
         let used = (b.bytesused as usize).min(s.bufs[idx].as_slice().len());
-        let r = decode_yuyv(s, &s.bufs[idx].as_slice()[..used], out);
+        let r = decode_yuyv(
+            &s.bufs[idx].as_slice()[..used],
+            s.width,
+            s.height,
+            s.stride,
+            &mut s.scratch,
+            out,
+        );
         requeue(s)?;
         r
     };
@@ -655,6 +684,35 @@ mod tests {
             m(PIX_MJPEG, 1920, 1080, 30.0),
             m(PIX_MJPEG, 3840, 2160, 30.0),
         ]
+    }
+
+    #[test]
+    fn yuyv_with_padded_lines_decodes_to_bt601_colours() {
+        // 2x2 frame, lines padded to 8 bytes: white pair, then a red pair (Y 81, U 90, V 240).
+        let data = [
+            235, 128, 235, 128, 0, 0, 0, 0, //
+            81, 90, 81, 240, 0, 0, 0, 0,
+        ];
+        let (mut out, mut scratch) = (RgbFrame::default(), vec![]);
+        decode_yuyv(&data, 2, 2, 8, &mut scratch, &mut out).unwrap();
+        assert_eq!((out.width, out.height), (2, 2));
+        let px = |i: usize| &out.data[i * 3..i * 3 + 3];
+        for c in px(0).iter().chain(px(1)) {
+            assert!(*c >= 250, "white: {:?}", &out.data[..6]);
+        }
+        let red = px(2);
+        assert!(
+            red[0] >= 245 && red[1] <= 10 && red[2] <= 10,
+            "red: {red:?}"
+        );
+        assert!(decode_yuyv(&data[..10], 2, 2, 8, &mut scratch, &mut out).is_err());
+        // Unpadded, with a bytesused rounded up past the frame.
+        let mut flat = data[..4].to_vec();
+        flat.extend_from_slice(&data[8..12]);
+        flat.extend_from_slice(&[0; 8]);
+        let mut again = RgbFrame::default();
+        decode_yuyv(&flat, 2, 2, 4, &mut scratch, &mut again).unwrap();
+        assert_eq!(again, out);
     }
 
     #[test]
