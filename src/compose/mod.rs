@@ -299,14 +299,33 @@ impl Compositor {
     pub fn compose(&mut self, ctx: &FrameCtx, out: &mut RgbFrame) {
         let (w, h) = (ctx.frame.width, ctx.frame.height);
         self.acc.reshape(w, h);
-        self.acc.data.fill(0);
+        let mut first = true;
         for layer in &mut self.layers {
+            // A plain foreground layer is blended straight from the frame and the mask: no
+            // layer buffer to fill and read back (two full-frame passes saved).
+            if layer.source == LayerSource::Foreground && layer.filters.is_empty() && !first {
+                over_foreground(ctx, &mut self.acc);
+                continue;
+            }
             layer.buf.reshape(w, h);
-            fill_source(layer.source, ctx, &self.acc, &mut layer.buf);
+            if first && layer.source == LayerSource::Previous {
+                layer.buf.data.fill(0); // nothing is composed yet
+            } else {
+                fill_source(layer.source, ctx, &self.acc, &mut layer.buf);
+            }
             for f in &mut layer.filters {
                 f.apply(&mut layer.buf, ctx);
             }
-            over(&layer.buf, &mut self.acc);
+            if first {
+                // Over nothing, a layer is itself: swap buffers instead of copying.
+                std::mem::swap(&mut layer.buf, &mut self.acc);
+                first = false;
+            } else {
+                over(&layer.buf, &mut self.acc);
+            }
+        }
+        if first {
+            self.acc.data.fill(0);
         }
         out.reshape(w, h);
         flatten(&self.acc, out);
@@ -348,30 +367,41 @@ fn div255(x: u32) -> u32 {
 /// half-transparent edge pixel mixes with what is below instead of darkening (no black fringe).
 pub fn over(src: &RgbaImage, dst: &mut RgbaImage) {
     for (s, d) in src.data.chunks_exact(4).zip(dst.data.chunks_exact_mut(4)) {
-        let sa = s[3] as u32;
-        if sa == 255 {
-            d.copy_from_slice(s);
-        } else if sa != 0 {
-            if d[3] == 255 {
-                // Over an opaque pixel (the usual case): a plain mix, the result opaque.
-                let ia = 255 - sa;
-                for c in 0..3 {
-                    d[c] = div255(s[c] as u32 * sa + d[c] as u32 * ia) as u8;
-                }
-                continue;
-            }
-            if d[3] == 0 {
-                // Over nothing (the first layer): the source as it is.
-                d.copy_from_slice(s);
-                continue;
-            }
-            let da = d[3] as u32 * (255 - sa); // scaled by 255
-            let oa = sa * 255 + da; // output alpha, scaled by 255
+        over_px(s[0], s[1], s[2], s[3], d);
+    }
+}
+
+/// "Over" of the camera frame with the mask as alpha (a `foreground` layer) onto `dst`.
+fn over_foreground(ctx: &FrameCtx, dst: &mut RgbaImage) {
+    let px = ctx.frame.data.chunks_exact(3).zip(&ctx.mask.data);
+    for ((s, &a), d) in px.zip(dst.data.chunks_exact_mut(4)) {
+        over_px(s[0], s[1], s[2], a, d);
+    }
+}
+
+/// One pixel of straight-alpha "over".
+#[inline(always)]
+fn over_px(r: u8, g: u8, b: u8, a: u8, d: &mut [u8]) {
+    let sa = a as u32;
+    if sa == 255 || (sa != 0 && d[3] == 0) {
+        // Opaque, or over nothing: the source as it is.
+        d.copy_from_slice(&[r, g, b, a]);
+    } else if sa != 0 {
+        let s = [r as u32, g as u32, b as u32];
+        if d[3] == 255 {
+            // Over an opaque pixel (the usual case): a plain mix, the result opaque.
+            let ia = 255 - sa;
             for c in 0..3 {
-                d[c] = ((s[c] as u32 * sa * 255 + d[c] as u32 * da + oa / 2) / oa) as u8;
+                d[c] = div255(s[c] * sa + d[c] as u32 * ia) as u8;
             }
-            d[3] = ((oa + 127) / 255) as u8;
+            return;
         }
+        let da = d[3] as u32 * (255 - sa); // scaled by 255
+        let oa = sa * 255 + da; // output alpha, scaled by 255
+        for c in 0..3 {
+            d[c] = ((s[c] * sa * 255 + d[c] as u32 * da + oa / 2) / oa) as u8;
+        }
+        d[3] = ((oa + 127) / 255) as u8;
     }
 }
 
