@@ -452,7 +452,7 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
         };
         let probe = Probe::start();
         mask.value.reshape(frame.value.width, frame.value.height);
-        refiner.refine(probs, mw, mh, &params, &mut mask.value);
+        refiner.refine_guided(probs, mw, mh, &frame.value, &params, &mut mask.value);
         shared.stats.record("mask refinement", probe.ms());
         shared.stats.record("resize", seg.last_timing.resize);
         shared.stats.record("inference", seg.last_timing.infer);

@@ -114,7 +114,7 @@ impl FrameProcessor {
         let probs = self.segmenter.segment(frame)?;
         self.mask.reshape(frame.width, frame.height);
         self.refiner
-            .refine(probs, mw, mh, &self.params, &mut self.mask);
+            .refine_guided(probs, mw, mh, frame, &self.params, &mut self.mask);
         if self.debug_mask {
             mask_to_rgb(&self.mask, out);
         } else {
