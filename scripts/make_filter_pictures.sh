@@ -63,6 +63,7 @@ flip|  - input: [["flip", true, false]]
 stripes|  - input: [["blur", 20], "grayscale"]\n  - foreground: [["stripes", 4, 80, 1]]
 chroma_key|  - empty: [["video", "fractal.mkv"]]\n  - empty: [["image", "greenscreen.png"], ["chroma_key", 0, 255, 0, 0.35]]
 translate_to_head|  - input: []\n  - empty: [["image", "glasses.png"], ["translate_to_head", "eyes", 5]]
+light_wrap|  - empty: [["image", "background.png"]]\n  - foreground: []\n  - previous: [["light_wrap", 16, 0.8]]
 EOF
 )
 

@@ -8,7 +8,7 @@
 mod filters;
 pub mod media;
 
-pub use filters::{build_filter, head_box, head_position, FilterOp, HeadBox, EYES_FRACTION};
+pub use filters::{build_filter, head_box, head_position, Blur, FilterOp, HeadBox, EYES_FRACTION};
 
 use crate::config::{LayerSource, LayerSpec};
 use crate::frame::{Mask, RgbFrame, RgbaImage};

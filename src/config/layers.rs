@@ -87,6 +87,9 @@ pub enum Filter {
     ChromaKey { r: u8, g: u8, b: u8, fuzz: f32 },
     /// Follow the person's head.
     TranslateToHead { anchor: Anchor, average_frames: u32 },
+    /// Let the background's light wrap around the person's edge (on a `previous` layer above
+    /// the foreground): `radius` pixels deep, `strength` 0–1.
+    LightWrap { radius: u32, strength: f32 },
 }
 
 /// A layer: a source and its filters, in order.
@@ -212,6 +215,10 @@ const SIGS: &[Sig] = &[
             ("average_frames", Value("5")),
         ],
     },
+    Sig {
+        name: "light_wrap",
+        params: &[("radius", Value("12")), ("strength", Value("0.6"))],
+    },
 ];
 
 /// All filter names, for error messages and docs.
@@ -231,6 +238,7 @@ pub const FILTER_NAMES: &[&str] = &[
     "stripes",
     "chroma_key",
     "translate_to_head",
+    "light_wrap",
 ];
 
 impl Sig {
@@ -487,6 +495,10 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
                 _ => return Err(a.bad("anchor_point", "\"head\" or \"eyes\"")),
             },
             average_frames: a.int("average_frames", 1, 120)? as u32,
+        },
+        "light_wrap" => Filter::LightWrap {
+            radius: a.int("radius", 1, 200)? as u32,
+            strength: a.float("strength", 0.0, 1.0)? as f32,
         },
         _ => unreachable!("every name in SIGS is handled"),
     };
