@@ -357,10 +357,8 @@ impl Blur {
         }
     }
 
-    /// Shrinks `src` by `f` into `self.small` and blurs it into `self.small_blur`. With
-    /// `weighted`, colours are averaged weighted by alpha (the background weight) and the
-    /// result is premultiplied.
-    fn blur_small(&mut self, src: &RgbaImage, f: u32, weighted: bool) {
+    /// Shrinks `src` by `f` (area average, channels as they are) into `self.small`.
+    fn shrink(&mut self, src: &RgbaImage, f: u32) {
         use fast_image_resize::{images, FilterType, PixelType, ResizeAlg, ResizeOptions};
         self.small
             .reshape(src.width.div_ceil(f), src.height.div_ceil(f));
@@ -371,15 +369,14 @@ impl Blur {
             .expect("buffer matches its size");
         let opts = ResizeOptions::new()
             .resize_alg(ResizeAlg::Convolution(FilterType::Box))
-            .use_alpha(weighted);
+            .use_alpha(false);
         self.resizer
             .resize(&s, &mut d, &opts)
             .expect("same pixel type");
-        if weighted {
-            self.muldiv
-                .multiply_alpha_inplace(&mut d)
-                .expect("U8x4 is supported");
-        }
+    }
+
+    /// Blurs `self.small` into `self.small_blur` with the kernels for a reduction by `f`.
+    fn blur_small(&mut self, f: u32) {
         let (kernels, sigma) = self.reduced_kernels(f);
         Self::blur_into(&self.small, &mut self.small_blur, kernels, sigma);
     }
@@ -402,35 +399,46 @@ impl Blur {
     }
 }
 
+/// Copies `src` into `dst` with the background weight `255 − mask` as alpha; false if `src`
+/// is not opaque (the alpha channel is about to carry the weight).
+fn weights_into_alpha(src: &[u8], mask: &[u8], dst: &mut [u8]) -> bool {
+    dst.copy_from_slice(src);
+    let mut all = 0xFF;
+    for (p, &m) in dst.chunks_exact_mut(4).zip(mask) {
+        all &= p[3];
+        p[3] = 255 - m;
+    }
+    all == 0xFF
+}
+
 /// Un-premultiplies a blurred background in place and makes it opaque. Where hardly any
 /// background was within reach (weight below 8/255: deep inside the person, hidden by the
 /// foreground) it fades to the camera pixel at `(x·f + f/2, y·f + f/2)` of `frame`.
-fn unpremultiply(img: &mut RgbaImage, frame: &crate::frame::RgbFrame, f: u32) {
+fn unpremultiply(
+    muldiv: &fast_image_resize::MulDiv,
+    img: &mut RgbaImage,
+    frame: &crate::frame::RgbFrame,
+    f: u32,
+) {
+    use fast_image_resize::{images, PixelType};
     const T: u32 = 8;
-    let recip: [u32; 256] = std::array::from_fn(|a| {
-        if a == 0 {
-            0
-        } else {
-            (255 * 65536 + a as u32 / 2) / a as u32
-        }
-    });
+    let (w, h) = (img.width, img.height);
+    let mut view = images::Image::from_slice_u8(w, h, &mut img.data, PixelType::U8x4)
+        .expect("buffer matches its size");
+    muldiv
+        .divide_alpha_inplace(&mut view)
+        .expect("U8x4 is supported");
     let (fw, fh) = (frame.width as usize, frame.height as usize);
-    let (w, f) = (img.width as usize, f as usize);
+    let (w, f) = (w as usize, f as usize);
     for (y, row) in img.data.chunks_exact_mut(w * 4).enumerate() {
         let fy = (y * f + f / 2).min(fh - 1);
         let frow = &frame.data[fy * fw * 3..(fy + 1) * fw * 3];
         for (x, p) in row.chunks_exact_mut(4).enumerate() {
             let a = p[3] as u32;
-            if a >= T {
-                let r = recip[a as usize];
-                for c in &mut p[..3] {
-                    *c = ((*c as u32 * r + 32768) >> 16).min(255) as u8;
-                }
-            } else {
+            if a < T {
                 let fx = (x * f + f / 2).min(fw - 1);
-                let cam = &frow[fx * 3..fx * 3 + 3];
-                for (c, &k) in p[..3].iter_mut().zip(cam) {
-                    *c = ((*c as u32 * 255 + k as u32 * (T - a)) / T).min(255) as u8;
+                for (c, &k) in p[..3].iter_mut().zip(&frow[fx * 3..fx * 3 + 3]) {
+                    *c = ((*c as u32 * a + k as u32 * (T - a)) / T) as u8;
                 }
             }
             p[3] = 255;
@@ -445,51 +453,49 @@ impl FilterOp for Blur {
         }
         let (w, h) = (img.width, img.height);
         let f = self.reduction();
-        // Mask weighting needs the mask and an opaque layer (the alpha carries the weight).
-        let masked = self.masked
+        // Weighted by the background: 255 − mask in alpha (the layer must be opaque), then
+        // premultiplied.
+        self.tmp.reshape(w, h);
+        let weighted = self.masked
             && ctx.mask.width == w
             && ctx.mask.height == h
-            && img.data.chunks_exact(4).all(|p| p[3] == 255);
-        if !masked {
+            && weights_into_alpha(&img.data, &ctx.mask.data, &mut self.tmp.data);
+        if weighted {
+            use fast_image_resize::{images, PixelType};
+            let mut view = images::Image::from_slice_u8(w, h, &mut self.tmp.data, PixelType::U8x4)
+                .expect("buffer matches its size");
+            self.muldiv
+                .multiply_alpha_inplace(&mut view)
+                .expect("U8x4 is supported");
+        }
+        if !weighted {
             if self.wrap.is_some() {
                 return;
             }
             if f == 1 {
-                self.tmp.reshape(w, h);
                 self.tmp.data.copy_from_slice(&img.data);
                 let sigma = self
                     .gaussian
                     .then(|| (gaussian_sigma(self.kx), gaussian_sigma(self.ky)));
                 Self::blur_into(&self.tmp, img, (self.kx, self.ky), sigma);
             } else {
-                self.blur_small(img, f, false);
+                self.shrink(img, f);
+                self.blur_small(f);
                 self.enlarge(img);
             }
             return;
         }
-        // The background weight 255 − mask goes into alpha.
-        for (p, &m) in img.data.chunks_exact_mut(4).zip(&ctx.mask.data) {
-            p[3] = 255 - m;
-        }
         self.out.reshape(w, h);
         if f == 1 {
-            self.tmp.reshape(w, h);
-            {
-                use fast_image_resize::{images, PixelType};
-                let s = images::ImageRef::new(w, h, &img.data, PixelType::U8x4)
-                    .expect("buffer matches its size");
-                let mut d = images::Image::from_slice_u8(w, h, &mut self.tmp.data, PixelType::U8x4)
-                    .expect("buffer matches its size");
-                self.muldiv
-                    .multiply_alpha(&s, &mut d)
-                    .expect("U8x4 is supported");
-            }
             let sigma = self
                 .gaussian
                 .then(|| (gaussian_sigma(self.kx), gaussian_sigma(self.ky)));
             Self::blur_into(&self.tmp, &mut self.out, (self.kx, self.ky), sigma);
         } else {
-            self.blur_small(img, f, true);
+            let tmp = std::mem::take(&mut self.tmp);
+            self.shrink(&tmp, f);
+            self.tmp = tmp;
+            self.blur_small(f);
             if self.wrap.is_some() {
                 let mut out = std::mem::take(&mut self.out);
                 self.enlarge(&mut out);
@@ -517,10 +523,10 @@ impl FilterOp for Blur {
             return;
         }
         if f == 1 {
-            unpremultiply(&mut self.out, ctx.frame, 1);
+            unpremultiply(&self.muldiv, &mut self.out, ctx.frame, 1);
             std::mem::swap(img, &mut self.out);
         } else {
-            unpremultiply(&mut self.small_blur, ctx.frame, f);
+            unpremultiply(&self.muldiv, &mut self.small_blur, ctx.frame, f);
             self.enlarge(img);
         }
     }

@@ -35,7 +35,8 @@ pub const GRID_ROWS: u32 = 144;
 pub const GUIDED_RADIUS: usize = 3;
 /// Guided filter regularisation (colours in 0–1): larger = smoother, less edge-following.
 pub const GUIDED_EPS: f32 = 0.01;
-/// Slope of the soft ramp around the threshold in `guided` mode (1 = the filter's own softness).
+/// Slope of the soft ramp around the threshold in `guided` mode at the default `blur` of 6
+/// (1 = the filter's own softness, higher = harder).
 pub const RAMP_SLOPE: f32 = 2.0;
 
 /// Clears the upper halves of the AVX registers (`vzeroupper`). An inference engine's kernels
@@ -106,6 +107,12 @@ impl RefineParams {
     /// average remembering about `2 * average_masks` frames (1 = no smoothing).
     pub fn still_weight(&self) -> f32 {
         1.0 / self.average.max(1) as f32
+    }
+
+    /// Slope of the soft ramp in `guided` mode: `blur` sets the edge's softness, the default 6
+    /// giving [`RAMP_SLOPE`]; larger is softer, 0 the hardest (slope 12).
+    pub fn ramp_slope(&self) -> f32 {
+        RAMP_SLOPE * 6.0 / (self.blur as f32).max(1.0)
     }
 
     /// Weight of the newest alpha at the soft edge where the picture is still, in `adaptive`
@@ -274,7 +281,8 @@ impl MaskRefiner {
                 self.grid
                     .coefficients(&self.smooth, mw as usize, frame.is_some());
                 let still = motion.then(|| p.edge_still_weight());
-                self.grid.apply(frame, p.threshold, RAMP_SLOPE, still, out);
+                self.grid
+                    .apply(frame, p.threshold, p.ramp_slope(), still, out);
                 self.morph_and_blur(p, out, false);
             }
         }
@@ -299,7 +307,8 @@ impl MaskRefiner {
     }
 
     /// Shrink then grow (grey-level, so soft edges stay soft), then the edge blur (`plain`
-    /// only: the guided filter's edge is soft already and a blur would smear hair away).
+    /// only: in `guided` mode `blur` sets the ramp's softness instead, since a blur of the
+    /// guided edge would smear the hair it follows away).
     fn morph_and_blur(&mut self, p: &RefineParams, out: &mut Mask, blur: bool) {
         let (a, b, c) = &mut self.scratch;
         if p.shrink > 0 {
@@ -1219,6 +1228,7 @@ mod tests {
             })
             .collect();
         let p = RefineParams {
+            blur: 6,
             mode: RefineMode::Guided,
             temporal: TemporalMode::Adaptive,
             ..plain(0.5, 1)
@@ -1245,11 +1255,36 @@ mod tests {
         assert!(d <= 50, "unguided step {d}");
     }
 
+    /// In `guided` mode a larger `blur` gives a softer edge, 0 a hard one.
+    #[test]
+    fn blur_sets_the_guided_edge_softness() {
+        let (w, h, m) = (64u32, 8u32, 16u32);
+        let probs: Vec<f32> = (0..m * m)
+            .map(|i| (i % m) as f32 / (m - 1) as f32)
+            .collect();
+        let soft_pixels = |blur: u32| {
+            let p = RefineParams {
+                blur,
+                mode: RefineMode::Guided,
+                ..plain(0.5, 1)
+            };
+            let mut out = Mask::new(w, h);
+            MaskRefiner::new().refine(&probs, m, m, &p, &mut out);
+            out.data[..w as usize]
+                .iter()
+                .filter(|&&v| v > 0 && v < 255)
+                .count()
+        };
+        let (hard, default, soft) = (soft_pixels(0), soft_pixels(6), soft_pixels(24));
+        assert!(hard < default && default < soft, "{hard} {default} {soft}");
+    }
+
     /// Still picture, flickering model: adaptive smoothing damps it. Moving picture: it follows.
     #[test]
     fn adaptive_smoothing_damps_flicker_but_follows_motion() {
         let (w, h, m) = (64u32, 64u32, 16u32);
         let p = RefineParams {
+            blur: 6,
             mode: RefineMode::Guided,
             temporal: TemporalMode::Adaptive,
             ..plain(0.5, 4)
