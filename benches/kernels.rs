@@ -47,7 +47,7 @@ fn kernels(c: &mut Criterion) {
     let mut refiner = MaskRefiner::new();
     let mut mask = Mask::new(1280, 720);
     c.bench_function("refine_720p", |b| {
-        b.iter(|| refiner.refine(&probs, mw, mh, &params, &mut mask))
+        b.iter(|| refiner.refine_guided(&probs, mw, mh, &frame, &params, &mut mask))
     });
 
     let mut comp = Compositor::new(&cfg.layers, 1280, 720).unwrap();
