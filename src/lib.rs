@@ -13,6 +13,7 @@ pub mod frame;
 pub mod live;
 pub mod pipeline;
 pub mod segment;
+pub mod simd;
 pub mod sink;
 pub mod source;
 pub mod stats;

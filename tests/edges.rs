@@ -252,8 +252,8 @@ fn edges_on_single_pictures() {
         }
     }
     let (fp, fr, vp, vr) = (results[0], results[1], results[2], results[3]);
-    // Measured: franck IoU 0.9565 -> 0.9628, boundary F 0.8272 -> 0.9057; VOC IoU
-    // 0.6992 -> 0.7027, boundary F 0.3844 -> 0.3870 (coarse polygon ground truth: a weak signal).
+    // Measured: franck IoU 0.9565 -> 0.9633, boundary F 0.8272 -> 0.9097; VOC IoU
+    // 0.6992 -> 0.7021, boundary F 0.3844 -> 0.3882 (coarse polygon ground truth: a weak signal).
     assert!(
         fr.bf > fp.bf + 0.06,
         "franck boundary F: refined {:.4} vs plain {:.4}",
@@ -469,10 +469,10 @@ fn edges_and_flicker_on_video() {
     }
     for pair in summary.chunks_exact(2) {
         let ((pa, pm, pf, pe), (ra, rm, rf, re)) = (pair[0], pair[1]);
-        // Measured (clean / noise 3): IoU plain 0.9568/0.9571, refined 0.9633/0.9634; boundary F
-        // plain 0.8085/0.8116, refined 0.9058/0.9054; moving-frame IoU plain 0.9503/0.9508,
-        // refined 0.9582/0.9583; flicker plain 0.0334/0.0487 %, refined 0.0145/0.0148 %;
-        // beyond GT plain 0.0603/0.0756 %, refined 0.0415/0.0419 %.
+        // Measured (clean / noise 3): IoU plain 0.9568/0.9571, refined 0.9638/0.9640; boundary F
+        // plain 0.8085/0.8116, refined 0.9100/0.9101; moving-frame IoU plain 0.9503/0.9508,
+        // refined 0.9585/0.9587; flicker plain 0.0334/0.0487 %, refined 0.0136/0.0143 %;
+        // beyond GT plain 0.0603/0.0756 %, refined 0.0407/0.0415 %.
         assert!(
             ra.bf > pa.bf + 0.07,
             "boundary F: refined {:.4} vs plain {:.4}",
