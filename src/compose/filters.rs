@@ -11,6 +11,13 @@ use std::collections::VecDeque;
 pub trait FilterOp: Send {
     /// Transforms `img` in place.
     fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx);
+    /// On an `input` layer whose first filter this is: fills `img` with the filter applied to
+    /// the camera frame, read straight from `ctx` (saving the pass that fills the layer). False
+    /// when the filter has no such shortcut; the compositor then fills the layer and calls
+    /// [`FilterOp::apply`].
+    fn apply_to_frame(&mut self, _img: &mut RgbaImage, _ctx: &FrameCtx) -> bool {
+        false
+    }
     /// Bytes of decoded media the filter holds (counted against the media budget).
     fn media_bytes(&self) -> usize {
         0
@@ -411,6 +418,16 @@ fn weights_into_alpha(src: &[u8], mask: &[u8], dst: &mut [u8]) -> bool {
     all == 0xFF
 }
 
+/// The camera frame (RGB) as RGBA with the background weight `255 − mask` as alpha: what
+/// [`weights_into_alpha`] makes of a filled `input` layer, in one pass.
+fn frame_weights_into_alpha(frame: &[u8], mask: &[u8], dst: &mut [u8]) {
+    crate::with_avx2!({
+        for ((d, s), &m) in dst.chunks_exact_mut(4).zip(frame.chunks_exact(3)).zip(mask) {
+            d.copy_from_slice(&[s[0], s[1], s[2], 255 - m]);
+        }
+    })
+}
+
 /// Un-premultiplies a blurred background in place and makes it opaque. Where hardly any
 /// background was within reach (weight below 8/255: deep inside the person, hidden by the
 /// foreground) it fades to the camera pixel at `(x·f + f/2, y·f + f/2)` of `frame`.
@@ -447,6 +464,21 @@ fn unpremultiply(
 }
 
 impl FilterOp for Blur {
+    fn apply_to_frame(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) -> bool {
+        let (w, h) = (ctx.frame.width, ctx.frame.height);
+        if !self.masked || self.wrap.is_some() || (self.kx, self.ky) == (1, 1) {
+            return false;
+        }
+        if (ctx.mask.width, ctx.mask.height) != (w, h) {
+            return false;
+        }
+        img.reshape(w, h);
+        self.tmp.reshape(w, h);
+        frame_weights_into_alpha(&ctx.frame.data, &ctx.mask.data, &mut self.tmp.data);
+        self.blur_weighted(img, ctx);
+        true
+    }
+
     fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) {
         if self.kx == 1 && self.ky == 1 && self.wrap.is_none() {
             return;
@@ -461,29 +493,39 @@ impl FilterOp for Blur {
             && ctx.mask.height == h
             && weights_into_alpha(&img.data, &ctx.mask.data, &mut self.tmp.data);
         if weighted {
+            self.blur_weighted(img, ctx);
+            return;
+        }
+        if self.wrap.is_some() {
+            return;
+        }
+        if f == 1 {
+            self.tmp.data.copy_from_slice(&img.data);
+            let sigma = self
+                .gaussian
+                .then(|| (gaussian_sigma(self.kx), gaussian_sigma(self.ky)));
+            Self::blur_into(&self.tmp, img, (self.kx, self.ky), sigma);
+        } else {
+            self.shrink(img, f);
+            self.blur_small(f);
+            self.enlarge(img);
+        }
+    }
+}
+
+impl Blur {
+    /// The mask-weighted blur (or light wrap) of `self.tmp` (the layer with the background
+    /// weight in alpha) into `img`.
+    fn blur_weighted(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) {
+        let (w, h) = (img.width, img.height);
+        let f = self.reduction();
+        {
             use fast_image_resize::{images, PixelType};
             let mut view = images::Image::from_slice_u8(w, h, &mut self.tmp.data, PixelType::U8x4)
                 .expect("buffer matches its size");
             self.muldiv
                 .multiply_alpha_inplace(&mut view)
                 .expect("U8x4 is supported");
-        }
-        if !weighted {
-            if self.wrap.is_some() {
-                return;
-            }
-            if f == 1 {
-                self.tmp.data.copy_from_slice(&img.data);
-                let sigma = self
-                    .gaussian
-                    .then(|| (gaussian_sigma(self.kx), gaussian_sigma(self.ky)));
-                Self::blur_into(&self.tmp, img, (self.kx, self.ky), sigma);
-            } else {
-                self.shrink(img, f);
-                self.blur_small(f);
-                self.enlarge(img);
-            }
-            return;
         }
         self.out.reshape(w, h);
         if f == 1 {

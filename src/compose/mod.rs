@@ -300,20 +300,34 @@ impl Compositor {
         let (w, h) = (ctx.frame.width, ctx.frame.height);
         self.acc.reshape(w, h);
         let mut first = true;
-        for layer in &mut self.layers {
+        out.reshape(w, h);
+        let n = self.layers.len();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
             // A plain foreground layer is blended straight from the frame and the mask: no
-            // layer buffer to fill and read back (two full-frame passes saved).
+            // layer buffer to fill and read back (two full-frame passes saved); on top of the
+            // stack it is also flattened in the same pass.
             if layer.source == LayerSource::Foreground && layer.filters.is_empty() && !first {
+                if i + 1 == n {
+                    over_foreground_flatten(ctx, &self.acc, out);
+                    return;
+                }
                 over_foreground(ctx, &mut self.acc);
                 continue;
             }
             layer.buf.reshape(w, h);
+            let mut filters = &mut layer.filters[..];
             if first && layer.source == LayerSource::Previous {
                 layer.buf.data.fill(0); // nothing is composed yet
+            } else if layer.source == LayerSource::Input
+                && filters
+                    .first_mut()
+                    .is_some_and(|f| f.apply_to_frame(&mut layer.buf, ctx))
+            {
+                filters = &mut filters[1..];
             } else {
                 fill_source(layer.source, ctx, &self.acc, &mut layer.buf);
             }
-            for f in &mut layer.filters {
+            for f in filters {
                 f.apply(&mut layer.buf, ctx);
             }
             if first {
@@ -327,7 +341,6 @@ impl Compositor {
         if first {
             self.acc.data.fill(0);
         }
-        out.reshape(w, h);
         flatten(&self.acc, out);
     }
 }
@@ -379,6 +392,60 @@ fn over_foreground(ctx: &FrameCtx, dst: &mut RgbaImage) {
     }
 }
 
+/// [`over_foreground`] onto `below`, then [`flatten`], in one pass into `out` (same result).
+fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, out: &mut RgbFrame) {
+    let w = ctx.frame.width as usize;
+    // Runs of 16 pixels: most of a mask is 0 or 255 and most backgrounds are opaque, so a run
+    // that is wholly person is the frame, one wholly background the layer below, and only the
+    // edge is mixed (exact at mask 0 and 255: div255(255·x) = x).
+    const N: usize = 16;
+    crate::with_avx2!({
+        let rows = ctx
+            .frame
+            .data
+            .chunks_exact(w * 3)
+            .zip(ctx.mask.data.chunks_exact(w));
+        let rows = rows.zip(
+            below
+                .data
+                .chunks_exact(w * 4)
+                .zip(out.data.chunks_exact_mut(w * 3)),
+        );
+        for ((frow, mrow), (brow, orow)) in rows {
+            let runs = frow.chunks(N * 3).zip(mrow.chunks(N));
+            for ((f, m), (b, o)) in runs.zip(brow.chunks(N * 4).zip(orow.chunks_mut(N * 3))) {
+                let word = <[u8; N]>::try_from(m).ok().map(u128::from_ne_bytes);
+                if word == Some(u128::MAX) {
+                    o.copy_from_slice(f);
+                    continue;
+                }
+                // Not short-circuiting, so that it vectorises.
+                let opaque = b.chunks_exact(4).fold(255, |a, p| a & p[3]) == 255;
+                if opaque && word == Some(0) {
+                    for (o, b) in o.chunks_exact_mut(3).zip(b.chunks_exact(4)) {
+                        o.copy_from_slice(&b[..3]);
+                    }
+                } else if opaque {
+                    let px = f.chunks_exact(3).zip(m).zip(b.chunks_exact(4));
+                    for (((f, &m), b), o) in px.zip(o.chunks_exact_mut(3)) {
+                        let (m, im) = (m as u32, 255 - m as u32);
+                        for c in 0..3 {
+                            o[c] = div255(f[c] as u32 * m + b[c] as u32 * im) as u8;
+                        }
+                    }
+                } else {
+                    let px = f.chunks_exact(3).zip(m).zip(b.chunks_exact(4));
+                    for (((f, &m), b), o) in px.zip(o.chunks_exact_mut(3)) {
+                        let mut d = [b[0], b[1], b[2], b[3]];
+                        over_px(f[0], f[1], f[2], m, &mut d);
+                        flatten_px(&d, o);
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// One pixel of straight-alpha "over".
 #[inline(always)]
 fn over_px(r: u8, g: u8, b: u8, a: u8, d: &mut [u8]) {
@@ -408,13 +475,19 @@ fn over_px(r: u8, g: u8, b: u8, a: u8, d: &mut [u8]) {
 /// Drops alpha onto black: the final RGB frame.
 fn flatten(src: &RgbaImage, out: &mut RgbFrame) {
     for (s, d) in src.data.chunks_exact(4).zip(out.data.chunks_exact_mut(3)) {
-        let a = s[3] as u32;
-        if a == 255 {
-            d.copy_from_slice(&s[..3]);
-        } else {
-            for c in 0..3 {
-                d[c] = div255(s[c] as u32 * a) as u8;
-            }
+        flatten_px(s, d);
+    }
+}
+
+/// One pixel of [`flatten`].
+#[inline(always)]
+fn flatten_px(s: &[u8], d: &mut [u8]) {
+    let a = s[3] as u32;
+    if a == 255 {
+        d.copy_from_slice(&s[..3]);
+    } else {
+        for c in 0..3 {
+            d[c] = div255(s[c] as u32 * a) as u8;
         }
     }
 }
