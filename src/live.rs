@@ -204,8 +204,9 @@ pub struct LiveReport {
 struct Shared {
     stop: Arc<AtomicBool>,
     config: Mutex<(Arc<Config>, u64)>,
-    to_segment: Latest<Stamped<RgbFrame>>,
-    to_output: Latest<Stamped<RgbFrame>>,
+    /// Camera frames are shared, not copied, between the segmentation and output threads.
+    to_segment: Latest<Stamped<Arc<RgbFrame>>>,
+    to_output: Latest<Stamped<Arc<RgbFrame>>>,
     masks: Latest<Stamped<Mask>>,
     stats: Arc<Stats>,
     frames_in: AtomicU64,
@@ -325,7 +326,10 @@ fn capture_thread(
     lockstep: bool,
 ) -> Result<(), LiveError> {
     let (mut cfg, mut ver) = shared.config();
-    let mut buf: Stamped<RgbFrame> = Stamped::default();
+    // Frame buffers, each shared with the other threads while they use it; one nobody else
+    // holds is decoded into again (a handful exist at any time: no per-frame allocation).
+    let mut pool: Vec<Arc<RgbFrame>> = Vec::new();
+    let mut buf: Stamped<Arc<RgbFrame>> = Stamped::default();
     let mut seq = 0u64;
     let mut log = RateLimited::new(Duration::from_secs(5));
     let mut next_tick = Instant::now();
@@ -372,16 +376,26 @@ fn capture_thread(
             }
             next_tick = next_tick.max(now) + Duration::from_secs_f64(1.0 / fps);
         }
+        let slot = match pool.iter().position(|f| Arc::strong_count(f) == 1) {
+            Some(i) => i,
+            None => {
+                pool.push(Arc::default());
+                pool.len() - 1
+            }
+        };
         let probe = Probe::start();
-        match source.read(&mut buf.value, Duration::from_millis(200)) {
+        let frame = Arc::get_mut(&mut pool[slot]).expect("a buffer no other thread holds");
+        match source.read(frame, Duration::from_millis(200)) {
             Ok(Read::Frame) => {
                 shared.stats.record("capture+decode", probe.ms());
                 seq += 1;
+                buf.value = pool[slot].clone();
                 buf.seq = seq;
                 buf.captured = Some(Instant::now());
                 shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 shared.to_segment.publish_copy(&buf);
                 shared.to_output.publish(&mut buf);
+                buf.value = Arc::default(); // hold no frame while waiting for the next
             }
             Ok(Read::Timeout) => {}
             Err(LiveError::Lost(e)) => {
@@ -408,7 +422,7 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
     let (mut cfg, mut ver) = shared.config();
     let mut params = RefineParams::from_config(&cfg);
     let mut refiner = MaskRefiner::new();
-    let mut frame: Stamped<RgbFrame> = Stamped::default();
+    let mut frame: Stamped<Arc<RgbFrame>> = Stamped::default();
     let mut mask: Stamped<Mask> = Stamped::default();
     let mut seen = 0;
     let mut last_start: Option<Instant> = None;
@@ -594,13 +608,16 @@ fn output_loop(
     report: &mut LiveReport,
 ) -> Result<(), LiveError> {
     let (mut cfg, mut ver) = shared.config();
-    let mut frame: Stamped<RgbFrame> = Stamped::default();
+    let mut frame: Stamped<Arc<RgbFrame>> = Stamped::default();
     let mut mask: Stamped<Mask> = Stamped::default();
     let (mut seen_frame, mut seen_mask) = (0, 0);
+    // The frame being composed, the last one written (repeated while the camera stalls), and
+    // the placeholder.
     let mut out = RgbFrame::new(mode.width, mode.height);
     let mut shown = RgbFrame::new(mode.width, mode.height);
+    let mut held = RgbFrame::default();
     // delay_video: recent frames by sequence number, to compose each with its own mask.
-    let mut ring: Vec<Stamped<RgbFrame>> = vec![Stamped::default(); 8];
+    let mut ring: Vec<Stamped<Arc<RgbFrame>>> = vec![Stamped::default(); 8];
     let mut last_fresh = Instant::now();
     let mut placeholder_on = false;
     let mut log = RateLimited::new(Duration::from_secs(5));
@@ -694,7 +711,7 @@ fn output_loop(
                 "no camera frames for {:.1} s: showing a placeholder",
                 last_fresh.elapsed().as_secs_f64()
             );
-            placeholder(&shown, &mut out);
+            placeholder(&shown, &mut held);
             placeholder_on = true;
         }
         if fresh {
@@ -711,7 +728,14 @@ fn output_loop(
             repeating = true;
         }
         let probe = Probe::start();
-        match sink.write(&out) {
+        let written = if fresh {
+            &out
+        } else if placeholder_on {
+            &held
+        } else {
+            &shown
+        };
+        match sink.write(written) {
             Ok(()) => {
                 shared.stats.record("convert+write", probe.ms());
                 report.frames_out += 1;
@@ -738,7 +762,6 @@ fn output_loop(
         }
         if fresh {
             std::mem::swap(&mut shown, &mut out);
-            out.clone_from(&shown);
         }
     }
     Ok(())
