@@ -431,7 +431,7 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
         let (c, v) = shared.config();
         if v != ver {
             if cfg.model_changed(&c) {
-                match Segmenter::from_config(&c) {
+                match Segmenter::for_frames(&c, Some((frame.value.width, frame.value.height))) {
                     Ok((s, why)) => {
                         tracing::info!("model {} loaded, engine {why}", s.model().name);
                         seg = s;
@@ -454,6 +454,21 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
             .take(&mut frame, &mut seen, Duration::from_millis(100))
         {
             continue;
+        }
+        let (fw, fh) = (frame.value.width, frame.value.height);
+        if crate::segment::auto_model_differs(&cfg, &seg.model().name, fw, fh) {
+            // `model: auto` and the camera's shape changed: the model for the new shape.
+            match Segmenter::for_frames(&cfg, Some((fw, fh))) {
+                Ok((s, why)) => {
+                    tracing::info!(
+                        "model {} for {fw}x{fh} frames, engine {why}",
+                        s.model().name
+                    );
+                    seg = s;
+                    refiner.reset();
+                }
+                Err(e) => log.warn(format!("{e}; keeping model {}", seg.model().name)),
+            }
         }
         last_start = Some(Instant::now());
         let (mw, mh) = (seg.model().width, seg.model().height);
@@ -501,7 +516,8 @@ pub fn run_live(
     let fatal = |e: &dyn std::fmt::Display| LiveError::Fatal(e.to_string());
     let source = make_source(&cfg)?;
     let mode = source.mode();
-    let (seg, why) = Segmenter::from_config(&cfg).map_err(|e| fatal(&e))?;
+    let (seg, why) =
+        Segmenter::for_frames(&cfg, Some((mode.width, mode.height))).map_err(|e| fatal(&e))?;
     tracing::info!(
         "camera {}x{} at {:.0} fps; model {} ({}x{}), engine {why}",
         mode.width,

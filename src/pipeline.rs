@@ -79,7 +79,7 @@ pub struct FrameProcessor {
 impl FrameProcessor {
     /// Loads the model and builds the layers for frames of `width`x`height`.
     pub fn new(cfg: &Config, width: u32, height: u32) -> Result<(Self, String), PipelineError> {
-        let (segmenter, why) = Segmenter::from_config(cfg)?;
+        let (segmenter, why) = Segmenter::for_frames(cfg, Some((width, height)))?;
         let compositor = Compositor::new(&cfg.layers, width, height)?;
         Ok((
             FrameProcessor {
@@ -255,7 +255,7 @@ fn watch_for_process(
             None
         };
         let segmenter = if good.model_changed(&new) {
-            match Segmenter::from_config(&new) {
+            match Segmenter::for_frames(&new, Some((width, height))) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::error!(

@@ -1483,3 +1483,39 @@ fn timing_of_every_filter_at_720p() {
         );
     }
 }
+
+/// The blurred-background stack takes a shortcut (RGB, no layer buffers); it draws what the
+/// general layer-by-layer path draws (forced here by an empty layer on top, which changes
+/// nothing), on a real frame with a soft-edged mask, for box and Gaussian blurs.
+#[test]
+fn blurred_background_shortcut_matches_the_layer_path() {
+    let (f, m) = franck();
+    let m = soften(&m, 3);
+    for blur in [
+        "[\"blur\", 10]",
+        "[\"blur\", 25]",
+        "[\"gaussian_blur\", 21]",
+    ] {
+        let fast = run(&format!("- input: [{blur}]\n- foreground: []\n"), &f, &m);
+        let general = run(
+            &format!("- input: [{blur}]\n- foreground: []\n- empty: []\n"),
+            &f,
+            &m,
+        );
+        let max = fast
+            .data
+            .iter()
+            .zip(&general.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        let mean = mean_abs_diff(&fast.data, &general.data);
+        println!("{blur}: shortcut vs layer path: mean {mean:.4}, max {max}");
+        assert!(max <= 1, "{blur}: max difference {max}");
+        // And the shortcut really ran a blur: the background differs from the camera.
+        assert!(
+            mean_abs_diff(&fast.data, &f.data) > 1.0,
+            "{blur}: nothing blurred"
+        );
+    }
+}

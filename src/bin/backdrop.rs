@@ -213,7 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for (i, l) in cfg.layers.iter().enumerate() {
                 println!("    {}. {l}", i + 1);
             }
-            if let Err(e) = backdrop::segment::resolve_model(&cfg) {
+            if let Err(e) = backdrop::segment::resolve_model(&cfg, None) {
                 println!("  warning: {e}");
             }
         }

@@ -129,7 +129,7 @@ pub struct Config {
     pub temporal: TemporalMode,
     /// Output the mask instead of the composition.
     pub debug_show_mask: bool,
-    /// Model name (`selfie`, `selfie_landscape`) or a path to an `.onnx` file.
+    /// Model name (`auto`, `selfie`, `selfie_landscape`) or a path to an `.onnx` file.
     pub model: String,
     /// BodyPix multiplier (only for BodyPix models).
     pub multiplier: Option<f32>,
@@ -174,7 +174,7 @@ impl Default for Config {
             refine: RefineMode::Guided,
             temporal: TemporalMode::Adaptive,
             debug_show_mask: false,
-            model: "selfie".into(),
+            model: "auto".into(),
             multiplier: None,
             stride: None,
             internal_resolution: None,
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults_with_blurred_background() {
         let c = parse("").unwrap();
-        assert_eq!(c.model, "selfie");
+        assert_eq!(c.model, "auto");
         assert_eq!(c.layers.len(), 2);
         assert_eq!(c.layers[0].source, LayerSource::Input);
         assert!(matches!(

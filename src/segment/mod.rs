@@ -80,6 +80,30 @@ pub struct ModelInfo {
 pub const KNOWN_MODELS: &[(&str, u32, u32)] =
     &[("selfie", 256, 256), ("selfie_landscape", 256, 144)];
 
+/// `model: auto` (the default): the model whose input shape is nearest the frame's: the
+/// landscape one (144x256) for frames at least 3:2 wide (16:9 webcams), else the general one
+/// (256x256: 4:3, square, portrait). Unknown frame size: the general one.
+pub fn auto_model(frame: Option<(u32, u32)>) -> &'static str {
+    match frame {
+        Some((w, h)) if h > 0 && w as f32 / h as f32 >= 1.5 => "selfie_landscape",
+        _ => "selfie",
+    }
+}
+
+/// Whether the model in use should change for frames of this size (`model: auto` only, and
+/// only to a model that is installed).
+pub fn auto_model_differs(cfg: &Config, current: &str, w: u32, h: u32) -> bool {
+    let want = auto_model(Some((w, h)));
+    cfg.model.trim() == "auto" && current != want && model_installed(want)
+}
+
+fn model_installed(name: &str) -> bool {
+    data_dir()
+        .join("models")
+        .join(format!("{name}.onnx"))
+        .is_file()
+}
+
 /// BodyPix names of the original tool: recognised, but no registry package ships their weights.
 const BODYPIX: &[&str] = &["mobilenet", "resnet50"];
 
@@ -121,10 +145,19 @@ fn installed_models(dir: &Path) -> String {
     }
 }
 
-/// Resolves the config's `model` (a name or a path) to a file and input size.
-pub fn resolve_model(cfg: &Config) -> Result<ModelInfo, SegmentError> {
+/// Resolves the config's `model` (a name, `auto`, or a path) to a file and input size, for
+/// frames of `frame` size (which `auto` chooses by; `None` when not known yet).
+pub fn resolve_model(cfg: &Config, frame: Option<(u32, u32)>) -> Result<ModelInfo, SegmentError> {
     let dir = data_dir();
-    let name = cfg.model.trim();
+    let mut name = cfg.model.trim();
+    if name == "auto" {
+        name = auto_model(frame);
+        // The other shape rather than none when only one is installed.
+        let other = KNOWN_MODELS.iter().map(|m| m.0).find(|&n| n != name);
+        if let Some(other) = other.filter(|&o| !model_installed(name) && model_installed(o)) {
+            name = other;
+        }
+    }
     if BODYPIX.contains(&name) {
         return Err(SegmentError::NotInstalled {
             name: name.into(),
@@ -271,9 +304,19 @@ impl Segmenter {
         }
     }
 
-    /// Loads the model and engine the config asks for. Returns the segmenter and why this engine.
+    /// Loads the model and engine the config asks for (`model: auto` as for a frame of unknown
+    /// size). Returns the segmenter and why this engine.
     pub fn from_config(cfg: &Config) -> Result<(Self, String), SegmentError> {
-        let model = resolve_model(cfg)?;
+        Self::for_frames(cfg, None)
+    }
+
+    /// As [`Segmenter::from_config`], for frames of `frame` size (which `model: auto` chooses
+    /// by).
+    pub fn for_frames(
+        cfg: &Config,
+        frame: Option<(u32, u32)>,
+    ) -> Result<(Self, String), SegmentError> {
+        let model = resolve_model(cfg, frame)?;
         let (engine, why) = create_engine(cfg, &model)?;
         Ok((Segmenter::new(engine, model), why))
     }
@@ -316,5 +359,26 @@ impl Segmenter {
         self.engine.infer(&self.input, &mut self.output)?;
         self.last_timing.infer = probe.ms();
         Ok(&self.output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_picks_the_model_nearest_the_frame_shape() {
+        assert_eq!(auto_model(Some((1280, 720))), "selfie_landscape");
+        assert_eq!(auto_model(Some((1920, 1080))), "selfie_landscape");
+        assert_eq!(auto_model(Some((720, 480))), "selfie_landscape"); // 3:2
+        assert_eq!(auto_model(Some((640, 480))), "selfie");
+        assert_eq!(auto_model(Some((1080, 1920))), "selfie");
+        assert_eq!(auto_model(Some((0, 0))), "selfie");
+        assert_eq!(auto_model(None), "selfie");
+        let cfg = Config::default();
+        assert_eq!(cfg.model, "auto");
+        let mut explicit = Config::default();
+        explicit.model = "selfie".into();
+        assert!(!auto_model_differs(&explicit, "selfie", 1280, 720));
     }
 }
