@@ -298,8 +298,8 @@ impl Blur {
             // Keep at least 1.5 pixels of sigma at the reduced size.
             (gaussian_sigma(k) / 1.5).floor().clamp(1.0, 4.0) as u32
         } else {
-            // Keep a kernel of at least 5 at the reduced size.
-            (k / 5).clamp(1, 4)
+            // Keep a kernel of at least 3 at the reduced size.
+            (k / 3).clamp(1, 4)
         }
     }
 
