@@ -1484,7 +1484,8 @@ fn timing_of_every_filter_at_720p() {
     }
 }
 
-/// The blurred-background stack takes a shortcut (RGB, no layer buffers); it draws what the
+/// The blurred-background stack takes shortcuts (the blur reads the camera frame without a
+/// layer fill; the foreground on top is blended and flattened in one pass); it draws what the
 /// general layer-by-layer path draws (forced here by an empty layer on top, which changes
 /// nothing), on a real photo (textured background) with its ground-truth person mask,
 /// softened, for box and Gaussian blurs.

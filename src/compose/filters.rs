@@ -3,7 +3,6 @@
 use super::media::{Media, MediaSource};
 use super::{ComposeError, FrameCtx};
 use crate::config::{Anchor, Filter, LayerSource};
-use crate::frame::RgbFrame;
 use crate::frame::RgbaImage;
 use libblur::{BlurImage, BlurImageMut, BoxBlurParameters, FastBlurChannels, ThreadingPolicy};
 use std::collections::VecDeque;
@@ -17,11 +16,6 @@ pub trait FilterOp: Send {
     /// when the filter has no such shortcut; the compositor then fills the layer and calls
     /// [`FilterOp::apply`].
     fn apply_to_frame(&mut self, _img: &mut RgbaImage, _ctx: &FrameCtx) -> bool {
-        false
-    }
-    /// As [`FilterOp::apply_to_frame`], into an opaque RGB picture: the bottom layer of a
-    /// stack whose only other layer is a plain foreground, blended straight into the output.
-    fn apply_to_frame_rgb(&mut self, _out: &mut RgbFrame, _ctx: &FrameCtx) -> bool {
         false
     }
     /// Bytes of decoded media the filter holds (counted against the media budget).
@@ -233,7 +227,6 @@ pub struct Blur {
     out: RgbaImage,
     small: RgbaImage,
     small_blur: RgbaImage,
-    small_rgb: RgbFrame,
     resizer: fast_image_resize::Resizer,
     muldiv: fast_image_resize::MulDiv,
 }
@@ -265,7 +258,6 @@ impl Blur {
             out: RgbaImage::default(),
             small: RgbaImage::default(),
             small_blur: RgbaImage::default(),
-            small_rgb: RgbFrame::default(),
             resizer: fast_image_resize::Resizer::new(),
             muldiv: fast_image_resize::MulDiv::default(),
         }
@@ -481,37 +473,6 @@ impl FilterOp for Blur {
         }
         img.reshape(ctx.frame.width, ctx.frame.height);
         self.blur_weighted(img, ctx, true);
-        true
-    }
-
-    fn apply_to_frame_rgb(&mut self, out: &mut RgbFrame, ctx: &FrameCtx) -> bool {
-        let f = self.reduction();
-        if f == 1 || !self.weights_from_frame(ctx) {
-            return false;
-        }
-        // As `blur_weighted`, then the small result to RGB and enlarged as RGB: a quarter less
-        // memory traffic at full resolution than through RGBA.
-        let tmp = std::mem::take(&mut self.tmp);
-        self.shrink(&tmp, f);
-        self.tmp = tmp;
-        self.blur_small(f);
-        unpremultiply(&self.muldiv, &mut self.small_blur, ctx.frame, f);
-        let (sw, sh) = (self.small_blur.width, self.small_blur.height);
-        self.small_rgb.reshape(sw, sh);
-        super::rgba_to_rgb(&self.small_blur.data, &mut self.small_rgb.data);
-        out.reshape(ctx.frame.width, ctx.frame.height);
-        use fast_image_resize::{images, FilterType, PixelType, ResizeAlg, ResizeOptions};
-        let s = images::ImageRef::new(sw, sh, &self.small_rgb.data, PixelType::U8x3)
-            .expect("buffer matches its size");
-        let mut d =
-            images::Image::from_slice_u8(out.width, out.height, &mut out.data, PixelType::U8x3)
-                .expect("buffer matches its size");
-        let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-            .use_alpha(false);
-        self.resizer
-            .resize(&s, &mut d, &opts)
-            .expect("same pixel type");
         true
     }
 

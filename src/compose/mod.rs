@@ -180,8 +180,6 @@ impl Plan {
 pub struct Compositor {
     layers: Vec<Layer>,
     acc: RgbaImage,
-    /// An opaque RGB background (the fast path of [`Compositor::compose`]).
-    bg_rgb: RgbFrame,
     plan: Plan,
 }
 
@@ -203,7 +201,6 @@ impl Compositor {
         let mut c = Compositor {
             layers: vec![],
             acc: RgbaImage::new(width, height),
-            bg_rgb: RgbFrame::default(),
             plan: Plan {
                 specs: vec![],
                 bytes: vec![],
@@ -301,21 +298,6 @@ impl Compositor {
     /// Composes one frame into `out` (RGB, same size as the frame).
     pub fn compose(&mut self, ctx: &FrameCtx, out: &mut RgbFrame) {
         let (w, h) = (ctx.frame.width, ctx.frame.height);
-        // The usual stack, a background made from the frame (a blur) under the person, is
-        // drawn in RGB without the RGBA layer buffers.
-        if let [bg, fg] = &mut self.layers[..] {
-            if bg.source == LayerSource::Input
-                && bg.filters.len() == 1
-                && fg.source == LayerSource::Foreground
-                && fg.filters.is_empty()
-                && bg.filters[0].apply_to_frame_rgb(&mut self.bg_rgb, ctx)
-            {
-                out.reshape(w, h);
-                over_foreground_rgb(ctx, &self.bg_rgb, out);
-                return;
-            }
-        }
-        self.acc.reshape(w, h);
         let mut first = true;
         out.reshape(w, h);
         let n = self.layers.len();
@@ -454,34 +436,6 @@ fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, out: &mut RgbFrame
                         over_px(f[0], f[1], f[2], m, &mut d);
                         flatten_px(&d, o);
                     }
-                }
-            }
-        }
-    })
-}
-
-/// The frame with the mask as alpha over an opaque RGB `below`, into `out`: runs of 16 pixels
-/// wholly person or wholly background are copied, the edge mixed in 16-bit vector lanes
-/// (255·255 + 255 fits in 16 bits; exact at mask 0 and 255).
-fn over_foreground_rgb(ctx: &FrameCtx, below: &RgbFrame, out: &mut RgbFrame) {
-    const N: usize = 16;
-    crate::with_avx2!({
-        let runs = ctx.frame.data.chunks(N * 3).zip(ctx.mask.data.chunks(N));
-        let runs = runs.zip(below.data.chunks(N * 3).zip(out.data.chunks_mut(N * 3)));
-        for ((f, m), (b, o)) in runs {
-            let word = <[u8; N]>::try_from(m).ok().map(u128::from_ne_bytes);
-            if word == Some(u128::MAX) {
-                o.copy_from_slice(f);
-            } else if word == Some(0) {
-                o.copy_from_slice(b);
-            } else {
-                let mut m3 = [0u8; N * 3];
-                for (d, &v) in m3.chunks_exact_mut(3).zip(m) {
-                    d.fill(v);
-                }
-                for (((o, &f), &b), &m) in o.iter_mut().zip(f).zip(b).zip(&m3) {
-                    let x = f as u16 * m as u16 + b as u16 * (255 - m as u16) + 128;
-                    *o = ((x + (x >> 8)) >> 8) as u8;
                 }
             }
         }
