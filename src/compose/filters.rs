@@ -18,6 +18,11 @@ pub trait FilterOp: Send {
     fn apply_to_frame(&mut self, _img: &mut RgbaImage, _ctx: &FrameCtx) -> bool {
         false
     }
+    /// Whether an opaque layer stays opaque through this filter (lets the compositor skip
+    /// alpha checks).
+    fn keeps_opaque(&self) -> bool {
+        false
+    }
     /// Bytes of decoded media the filter holds (counted against the media budget).
     fn media_bytes(&self) -> usize {
         0
@@ -467,6 +472,10 @@ fn unpremultiply(
 }
 
 impl FilterOp for Blur {
+    fn keeps_opaque(&self) -> bool {
+        true
+    }
+
     fn apply_to_frame(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) -> bool {
         if !self.weights_from_frame(ctx) {
             return false;

@@ -299,6 +299,9 @@ impl Compositor {
     pub fn compose(&mut self, ctx: &FrameCtx, out: &mut RgbFrame) {
         let (w, h) = (ctx.frame.width, ctx.frame.height);
         let mut first = true;
+        // Whether everything composed so far is known to be opaque (an input layer whose
+        // filters keep it so): the final blend then needs no alpha checks.
+        let mut opaque = false;
         out.reshape(w, h);
         let n = self.layers.len();
         for (i, layer) in self.layers.iter_mut().enumerate() {
@@ -307,10 +310,11 @@ impl Compositor {
             // stack it is also flattened in the same pass.
             if layer.source == LayerSource::Foreground && layer.filters.is_empty() && !first {
                 if i + 1 == n {
-                    over_foreground_flatten(ctx, &self.acc, out);
+                    over_foreground_flatten(ctx, &self.acc, opaque, out);
                     return;
                 }
                 over_foreground(ctx, &mut self.acc);
+                opaque = false;
                 continue;
             }
             layer.buf.reshape(w, h);
@@ -329,6 +333,9 @@ impl Compositor {
             for f in filters {
                 f.apply(&mut layer.buf, ctx);
             }
+            opaque = first
+                && layer.source == LayerSource::Input
+                && layer.filters.iter().all(|f| f.keeps_opaque());
             if first {
                 // Over nothing, a layer is itself: swap buffers instead of copying.
                 std::mem::swap(&mut layer.buf, &mut self.acc);
@@ -385,8 +392,9 @@ fn over_foreground(ctx: &FrameCtx, dst: &mut RgbaImage) {
     }
 }
 
-/// [`over_foreground`] onto `below`, then [`flatten`], in one pass into `out` (same result).
-fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, out: &mut RgbFrame) {
+/// [`over_foreground`] onto `below`, then [`flatten`], in one pass into `out` (same result);
+/// `opaque`: `below` is known to be opaque.
+fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, opaque: bool, out: &mut RgbFrame) {
     let w = ctx.frame.width as usize;
     // Runs of 16 pixels: most of a mask is 0 or 255 and most backgrounds are opaque, so a run
     // that is wholly person is the frame, one wholly background the layer below, and only the
@@ -414,7 +422,7 @@ fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, out: &mut RgbFrame
                 }
                 // A fixed-size fold (vectorised) over the run's alphas.
                 let opaque = <&[u8; N * 4]>::try_from(b)
-                    .is_ok_and(|b| b.chunks_exact(4).fold(255, |a, p| a & p[3]) == 255);
+                    .is_ok_and(|b| opaque || b.chunks_exact(4).fold(255, |a, p| a & p[3]) == 255);
                 if opaque && word == Some(0) {
                     rgba_to_rgb(b, o);
                 } else if opaque {
@@ -590,8 +598,12 @@ mod tests {
         let mut two = RgbFrame::new(w, h);
         flatten(&acc, &mut two);
         let mut one = RgbFrame::new(w, h);
-        over_foreground_flatten(&ctx, &below, &mut one);
+        over_foreground_flatten(&ctx, &below, false, &mut one);
         assert_eq!(one.data, two.data);
+        // Told that `below` is opaque (rows 0–3 are), the shortcut gives the same there.
+        let opaque_rows = (w * 4 * 3) as usize;
+        over_foreground_flatten(&ctx, &below, true, &mut one);
+        assert_eq!(one.data[..opaque_rows], two.data[..opaque_rows]);
         let mut rgb = vec![0; (w * 3) as usize];
         rgba_to_rgb(&below.data[..(w * 4) as usize], &mut rgb);
         let dropped: Vec<u8> = below.data[..(w * 4) as usize]
