@@ -165,6 +165,7 @@ pub fn format_report(r: &LiveReport, o: &BenchOptions) -> String {
     let mut s = String::new();
     let secs = r.elapsed.as_secs_f64();
     s += &format!("engine: {}\n", r.engine);
+    s += &format!("model: {}\n", r.model);
     s += &format!(
         "input: {}x{} MJPEG (YCbCr 4:2:2, as UVC webcams send), decoded in the timed run; output converted to YUYV\n",
         o.width, o.height

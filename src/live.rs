@@ -199,6 +199,8 @@ pub struct LiveReport {
     pub cpu: Duration,
     /// Engine in use and why.
     pub engine: String,
+    /// Model in use at the start (name and input size).
+    pub model: String,
 }
 
 struct Shared {
@@ -561,6 +563,12 @@ pub fn run_live(
         elapsed: Duration::ZERO,
         cpu: Duration::ZERO,
         engine: why,
+        model: format!(
+            "{} ({}x{})",
+            seg.model().name,
+            seg.model().width,
+            seg.model().height
+        ),
     };
     let t0 = Instant::now();
     let cpu0 = crate::stats::process_cpu();
