@@ -30,12 +30,12 @@ macro_rules! with_avx2 {
         {
             #[target_feature(enable = "avx2,fma")]
             #[inline]
-            fn wide<R>(f: impl FnOnce() -> R) -> R {
+            fn __backdrop_avx2<R>(f: impl FnOnce() -> R) -> R {
                 f()
             }
             if $crate::simd::has_avx2() {
                 // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                unsafe { wide(|| $body) }
+                unsafe { __backdrop_avx2(|| $body) }
             } else {
                 $body
             }

@@ -18,6 +18,12 @@ pub trait FilterOp: Send {
     fn apply_to_frame(&mut self, _img: &mut RgbaImage, _ctx: &FrameCtx) -> bool {
         false
     }
+    /// On an `input` layer whose only filter this is, under a plain foreground: the layer at
+    /// full width but fewer rows, to be interpolated vertically while it is blended (a blur
+    /// computed at reduced resolution). `None` when the filter has no such shortcut.
+    fn background_rows(&mut self, _ctx: &FrameCtx) -> Option<&RgbaImage> {
+        None
+    }
     /// Whether an opaque layer stays opaque through this filter (lets the compositor skip
     /// alpha checks).
     fn keeps_opaque(&self) -> bool {
@@ -474,6 +480,25 @@ fn unpremultiply(
 impl FilterOp for Blur {
     fn keeps_opaque(&self) -> bool {
         true
+    }
+
+    fn background_rows(&mut self, ctx: &FrameCtx) -> Option<&RgbaImage> {
+        let f = self.reduction();
+        if f == 1 || !self.weights_from_frame(ctx) {
+            return None;
+        }
+        let tmp = std::mem::take(&mut self.tmp);
+        self.shrink(&tmp, f);
+        self.tmp = tmp;
+        self.blur_small(f);
+        unpremultiply(&self.muldiv, &mut self.small_blur, ctx.frame, f);
+        // Only the horizontal pass of the enlargement (same height): the compositor does the
+        // vertical one row by row.
+        let mut wide = std::mem::take(&mut self.out);
+        wide.reshape(ctx.frame.width, self.small_blur.height);
+        self.enlarge(&mut wide);
+        self.out = wide;
+        Some(&self.out)
     }
 
     fn apply_to_frame(&mut self, img: &mut RgbaImage, ctx: &FrameCtx) -> bool {

@@ -180,6 +180,8 @@ impl Plan {
 pub struct Compositor {
     layers: Vec<Layer>,
     acc: RgbaImage,
+    /// One interpolated background row (the blurred-background shortcut).
+    row: Vec<u8>,
     plan: Plan,
 }
 
@@ -201,6 +203,7 @@ impl Compositor {
         let mut c = Compositor {
             layers: vec![],
             acc: RgbaImage::new(width, height),
+            row: Vec::new(),
             plan: Plan {
                 specs: vec![],
                 bytes: vec![],
@@ -298,6 +301,21 @@ impl Compositor {
     /// Composes one frame into `out` (RGB, same size as the frame).
     pub fn compose(&mut self, ctx: &FrameCtx, out: &mut RgbFrame) {
         let (w, h) = (ctx.frame.width, ctx.frame.height);
+        // The usual stack, a blurred camera frame under the person: the blur hands over its
+        // background before the vertical pass of its enlargement, finished during the blend.
+        if let [bg, fg] = &mut self.layers[..] {
+            if bg.source == LayerSource::Input
+                && bg.filters.len() == 1
+                && fg.source == LayerSource::Foreground
+                && fg.filters.is_empty()
+            {
+                if let Some(wide) = bg.filters[0].background_rows(ctx) {
+                    out.reshape(w, h);
+                    over_foreground_wide(ctx, wide, &mut self.row, out);
+                    return;
+                }
+            }
+        }
         let mut first = true;
         // Whether everything composed so far is known to be opaque (an input layer whose
         // filters keep it so): the final blend then needs no alpha checks.
@@ -396,10 +414,6 @@ fn over_foreground(ctx: &FrameCtx, dst: &mut RgbaImage) {
 /// `opaque`: `below` is known to be opaque.
 fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, opaque: bool, out: &mut RgbFrame) {
     let w = ctx.frame.width as usize;
-    // Runs of 16 pixels: most of a mask is 0 or 255 and most backgrounds are opaque, so a run
-    // that is wholly person is the frame, one wholly background the layer below, and only the
-    // edge is mixed (exact at mask 0 and 255: div255(255·x) = x).
-    const N: usize = 16;
     crate::with_avx2!({
         let rows = ctx
             .frame
@@ -413,41 +427,90 @@ fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, opaque: bool, out:
                 .zip(out.data.chunks_exact_mut(w * 3)),
         );
         for ((frow, mrow), (brow, orow)) in rows {
-            let runs = frow.chunks(N * 3).zip(mrow.chunks(N));
-            for ((f, m), (b, o)) in runs.zip(brow.chunks(N * 4).zip(orow.chunks_mut(N * 3))) {
-                let word = <[u8; N]>::try_from(m).ok().map(u128::from_ne_bytes);
-                if word == Some(u128::MAX) {
-                    o.copy_from_slice(f);
-                    continue;
-                }
-                // A fixed-size fold (vectorised) over the run's alphas.
-                let opaque = <&[u8; N * 4]>::try_from(b)
-                    .is_ok_and(|b| opaque || b.chunks_exact(4).fold(255, |a, p| a & p[3]) == 255);
-                if opaque && word == Some(0) {
-                    rgba_to_rgb(b, o);
-                } else if opaque {
-                    // The edge: the run's channels side by side in fixed-size arrays so that
-                    // the mix runs in 16-bit vector lanes (255·255 + 255 fits in 16 bits).
-                    let (mut m3, mut b3) = ([0u8; N * 3], [0u8; N * 3]);
-                    for (d, &v) in m3.chunks_exact_mut(3).zip(m) {
-                        d.fill(v);
-                    }
-                    rgba_to_rgb(b, &mut b3);
-                    for (((o, &f), &b), &m) in o.iter_mut().zip(f).zip(&b3).zip(&m3) {
-                        let x = f as u16 * m as u16 + b as u16 * (255 - m as u16) + 128;
-                        *o = ((x + (x >> 8)) >> 8) as u8;
-                    }
-                } else {
-                    let px = f.chunks_exact(3).zip(m).zip(b.chunks_exact(4));
-                    for (((f, &m), b), o) in px.zip(o.chunks_exact_mut(3)) {
-                        let mut d = [b[0], b[1], b[2], b[3]];
-                        over_px(f[0], f[1], f[2], m, &mut d);
-                        flatten_px(&d, o);
-                    }
-                }
-            }
+            over_row(frow, mrow, brow, opaque, orow);
         }
     })
+}
+
+/// [`over_foreground_flatten`] over a background given at full width but fewer rows (`wide`,
+/// the blur's enlargement before its vertical pass): each output row of the background is
+/// interpolated (bilinear, pixel centres aligned) from two rows of `wide` into a one-row buffer
+/// and blended at once, so the full-size background is never written and read back.
+fn over_foreground_wide(ctx: &FrameCtx, wide: &RgbaImage, row: &mut Vec<u8>, out: &mut RgbFrame) {
+    let (w, h) = (ctx.frame.width as usize, ctx.frame.height as usize);
+    let (ww, wh) = (wide.width as usize, wide.height as usize);
+    if ww != w || wh == 0 {
+        return;
+    }
+    row.resize(w * 4, 0);
+    let scale = wh as f32 / h as f32;
+    crate::with_avx2!({
+        let rows = ctx
+            .frame
+            .data
+            .chunks_exact(w * 3)
+            .zip(ctx.mask.data.chunks_exact(w));
+        for (y, ((frow, mrow), orow)) in rows.zip(out.data.chunks_exact_mut(w * 3)).enumerate() {
+            if <[u8]>::iter(mrow).all(|&m| m == 255) {
+                orow.copy_from_slice(frow);
+                continue;
+            }
+            let v = ((y as f32 + 0.5) * scale - 0.5).clamp(0.0, (wh - 1) as f32);
+            let j0 = (v as usize).min(wh - 1);
+            let j1 = (j0 + 1).min(wh - 1);
+            let b = ((v - j0 as f32) * 256.0 + 0.5) as u16;
+            let (r0, r1) = (
+                &wide.data[j0 * w * 4..][..w * 4],
+                &wide.data[j1 * w * 4..][..w * 4],
+            );
+            for ((d, &p), &q) in row.iter_mut().zip(r0).zip(r1) {
+                *d = ((p as u16 * (256 - b) + q as u16 * b + 128) >> 8) as u8;
+            }
+            over_row(frow, mrow, row, true, orow);
+        }
+    })
+}
+
+/// One row of [`over_foreground_flatten`]: runs of 16 pixels. Most of a mask is 0 or 255 and
+/// most backgrounds are opaque, so a run that is wholly person is the frame, one wholly
+/// background the layer below, and only the edge is mixed (exact at mask 0 and 255:
+/// div255(255·x) = x).
+#[inline(always)]
+fn over_row(frow: &[u8], mrow: &[u8], brow: &[u8], opaque: bool, orow: &mut [u8]) {
+    const N: usize = 16;
+    let runs = frow.chunks(N * 3).zip(mrow.chunks(N));
+    for ((f, m), (b, o)) in runs.zip(brow.chunks(N * 4).zip(orow.chunks_mut(N * 3))) {
+        let word = <[u8; N]>::try_from(m).ok().map(u128::from_ne_bytes);
+        if word == Some(u128::MAX) {
+            o.copy_from_slice(f);
+            continue;
+        }
+        // A fixed-size fold (vectorised) over the run's alphas.
+        let opaque = <&[u8; N * 4]>::try_from(b)
+            .is_ok_and(|b| opaque || b.chunks_exact(4).fold(255, |a, p| a & p[3]) == 255);
+        if opaque && word == Some(0) {
+            rgba_to_rgb(b, o);
+        } else if opaque {
+            // The edge: the run's channels side by side in fixed-size arrays so that the mix
+            // runs in 16-bit vector lanes (255·255 + 255 fits in 16 bits).
+            let (mut m3, mut b3) = ([0u8; N * 3], [0u8; N * 3]);
+            for (d, &v) in m3.chunks_exact_mut(3).zip(m) {
+                d.fill(v);
+            }
+            rgba_to_rgb(b, &mut b3);
+            for (((o, &f), &b), &m) in o.iter_mut().zip(f).zip(&b3).zip(&m3) {
+                let x = f as u16 * m as u16 + b as u16 * (255 - m as u16) + 128;
+                *o = ((x + (x >> 8)) >> 8) as u8;
+            }
+        } else {
+            let px = f.chunks_exact(3).zip(m).zip(b.chunks_exact(4));
+            for (((f, &m), b), o) in px.zip(o.chunks_exact_mut(3)) {
+                let mut d = [b[0], b[1], b[2], b[3]];
+                over_px(f[0], f[1], f[2], m, &mut d);
+                flatten_px(&d, o);
+            }
+        }
+    }
 }
 
 /// RGBA → RGB (alpha dropped). Four pixels at a time through 32-bit words: the byte-wise copy
