@@ -901,7 +901,7 @@ fn make_edge_pictures() {
         ]),
     );
 
-    // 4. Reduced-resolution blur (blur 10, reduced by 2): full, reduced, difference x16.
+    // 4. Reduced-resolution blur (blur 10, reduced by 3): full, reduced, difference x16.
     let (frame, mask) = (&astro, &refined);
     let mut full = Blur::new(10, 10, false, LayerSource::Input).full_resolution();
     let mut reduced = Blur::new(10, 10, false, LayerSource::Input);
