@@ -410,17 +410,22 @@ fn over_foreground(ctx: &FrameCtx, dst: &mut RgbaImage) {
     }
 }
 
+/// The frame's rows and the mask's, side by side.
+#[inline(always)]
+fn frame_mask_rows<'a>(ctx: &FrameCtx<'a>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    let w = ctx.frame.width as usize;
+    ctx.frame
+        .data
+        .chunks_exact(w * 3)
+        .zip(ctx.mask.data.chunks_exact(w))
+}
+
 /// [`over_foreground`] onto `below`, then [`flatten`], in one pass into `out` (same result);
 /// `opaque`: `below` is known to be opaque.
 fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, opaque: bool, out: &mut RgbFrame) {
     let w = ctx.frame.width as usize;
     crate::with_avx2!({
-        let rows = ctx
-            .frame
-            .data
-            .chunks_exact(w * 3)
-            .zip(ctx.mask.data.chunks_exact(w));
-        let rows = rows.zip(
+        let rows = frame_mask_rows(ctx).zip(
             below
                 .data
                 .chunks_exact(w * 4)
@@ -445,12 +450,8 @@ fn over_foreground_wide(ctx: &FrameCtx, wide: &RgbaImage, row: &mut Vec<u8>, out
     row.resize(w * 4, 0);
     let scale = wh as f32 / h as f32;
     crate::with_avx2!({
-        let rows = ctx
-            .frame
-            .data
-            .chunks_exact(w * 3)
-            .zip(ctx.mask.data.chunks_exact(w));
-        for (y, ((frow, mrow), orow)) in rows.zip(out.data.chunks_exact_mut(w * 3)).enumerate() {
+        let rows = frame_mask_rows(ctx).zip(out.data.chunks_exact_mut(w * 3));
+        for (y, ((frow, mrow), orow)) in rows.enumerate() {
             if <[u8]>::iter(mrow).all(|&m| m == 255) {
                 orow.copy_from_slice(frow);
                 continue;
