@@ -331,6 +331,7 @@ fn capture_thread(
     // Frame buffers, each shared with the other threads while they use it; one nobody else
     // holds is decoded into again (a handful exist at any time: no per-frame allocation).
     let mut pool: Vec<Arc<RgbFrame>> = Vec::new();
+    let empty: Arc<RgbFrame> = Arc::default();
     let mut buf: Stamped<Arc<RgbFrame>> = Stamped::default();
     let mut seq = 0u64;
     let mut log = RateLimited::new(Duration::from_secs(5));
@@ -397,7 +398,7 @@ fn capture_thread(
                 shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 shared.to_segment.publish_copy(&buf);
                 shared.to_output.publish(&mut buf);
-                buf.value = Arc::default(); // hold no frame while waiting for the next
+                buf.value = empty.clone(); // hold no frame while waiting for the next
             }
             Ok(Read::Timeout) => {}
             Err(LiveError::Lost(e)) => {

@@ -236,6 +236,12 @@ fn check_prints_resolved_layers() {
         out.contains("Blur { x: 10, y: 10 }") && out.contains("Roll { speed_x: 5, speed_y: 0 }"),
         "{out}"
     );
+    // The default model says what it resolves to.
+    assert!(
+        out.contains("model auto (selfie_landscape for frames at least 3:2 wide, else selfie)")
+            && out.contains("mjpeg auto"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -194,8 +194,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(w), Some(h)) => format!("{w}x{h}"),
                 _ => "auto".into(),
             };
-            println!("  size {size}, {} fps, mjpeg {:?}", cfg.fps, cfg.mjpeg);
-            println!("  model {}, engine {}", cfg.model, cfg.engine);
+            let mjpeg = match cfg.mjpeg {
+                None => "auto",
+                Some(true) => "yes",
+                Some(false) => "no (YUYV)",
+            };
+            println!("  size {size}, {} fps, mjpeg {mjpeg}", cfg.fps);
+            let model = if cfg.model.trim() == "auto" {
+                "auto (selfie_landscape for frames at least 3:2 wide, else selfie)".to_string()
+            } else {
+                cfg.model.clone()
+            };
+            println!("  model {model}, engine {}", cfg.engine);
             println!(
                 "  mask: threshold {}, dilate {}, erode {}, blur {}, average {}{}",
                 cfg.segmentation_threshold,
