@@ -1533,4 +1533,44 @@ fn blurred_background_shortcut_matches_the_layer_path() {
         // And the shortcut really ran a blur: the background differs from the camera.
         assert!(changed > 2.0, "{blur}: nothing blurred ({changed:.2})");
     }
+    // Odd sizes (not multiples of the reduction or of the blend's 16-pixel runs), down to a
+    // frame smaller than the reduction: a crop of the same photo and mask.
+    for (cw, ch) in [(101u32, 37u32), (17, 5), (2, 2)] {
+        let crop = RgbFrame {
+            width: cw,
+            height: ch,
+            data: (0..ch)
+                .flat_map(|y| {
+                    let start = ((y + 100) * f.width + 150) as usize * 3;
+                    f.data[start..start + cw as usize * 3].to_vec()
+                })
+                .collect(),
+        };
+        let cm = Mask {
+            width: cw,
+            height: ch,
+            data: (0..ch)
+                .flat_map(|y| {
+                    let start = ((y + 100) * m.width + 150) as usize;
+                    m.data[start..start + cw as usize].to_vec()
+                })
+                .collect(),
+        };
+        let fast = run("- input: [[\"blur\", 10]]\n- foreground: []\n", &crop, &cm);
+        let general = run(
+            "- input: [[\"blur\", 10]]\n- foreground: []\n- empty: []\n",
+            &crop,
+            &cm,
+        );
+        let max = fast
+            .data
+            .iter()
+            .zip(&general.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(
+            max.is_some_and(|d| d <= 1),
+            "{cw}x{ch}: max difference {max:?}"
+        );
+    }
 }
