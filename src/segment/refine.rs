@@ -822,40 +822,41 @@ impl Grid {
                 let r = lerp4(&c0[i1], &c1[i1], scale);
                 let d: [f32; 4] = std::array::from_fn(|c| r[c] - l[c]);
                 let fxs = &self.fx[xs..xe];
-                match frow {
-                    Some(frow) => {
-                        for ((o, px), &fx) in seg
-                            .iter_mut()
-                            .zip(frow[xs * 3..xe * 3].chunks_exact(3))
-                            .zip(fxs)
-                        {
-                            let q = (l[0] + fx * d[0]) * px[0] as f32
-                                + (l[1] + fx * d[1]) * px[1] as f32
-                                + (l[2] + fx * d[2]) * px[2] as f32
-                                + (l[3] + fx * d[3]);
-                            *o = (q * k + off).clamp(0.0, 255.0) as u8;
-                        }
-                    }
-                    None => {
-                        for (o, &fx) in seg.iter_mut().zip(fxs) {
-                            let q = l[3] + fx * d[3];
-                            *o = (q * k + off).clamp(0.0, 255.0) as u8;
-                        }
-                    }
-                }
-                if let Some(still) = still {
+                // The edge's temporal smoothing weight here (1: none), applied to each alpha as
+                // it is computed: a second pass reading back the bytes just written stalled on
+                // store forwarding and cost as much as the guided filter itself.
+                let wgt = still.map_or(1.0, |still| {
                     let (m0, m1) = (
                         &self.motion[j0 * lw..(j0 + 1) * lw],
                         &self.motion[j1 * lw..(j1 + 1) * lw],
                     );
                     let m = m0[i0].max(m0[i1]).max(m1[i0]).max(m1[i1]);
-                    let wgt = still + (1.0 - still) * m;
-                    if wgt < 0.999 {
-                        for (o, &p) in seg.iter_mut().zip(&prow[xs..xe]) {
-                            let (o1, p1) = (*o as f32, p as f32);
-                            let big = ((o1 - p1).abs() - a0) * ainv;
-                            let wq = wgt.max(big.clamp(0.0, 1.0));
-                            *o = (p1 + wq * (o1 - p1) + 0.5) as u8;
+                    still + (1.0 - still) * m
+                });
+                let smooth = |a: f32, p: u8| -> u8 {
+                    let (o1, p1) = ((a as u8) as f32, p as f32);
+                    let big = ((o1 - p1).abs() - a0) * ainv;
+                    let wq = wgt.max(big.clamp(0.0, 1.0));
+                    (p1 + wq * (o1 - p1) + 0.5) as u8
+                };
+                let prev = &prow[xs..xe];
+                match frow {
+                    Some(frow) => {
+                        let px = frow[xs * 3..xe * 3].chunks_exact(3).zip(fxs).zip(prev);
+                        for (o, ((px, &fx), &p)) in seg.iter_mut().zip(px) {
+                            let q = (l[0] + fx * d[0]) * px[0] as f32
+                                + (l[1] + fx * d[1]) * px[1] as f32
+                                + (l[2] + fx * d[2]) * px[2] as f32
+                                + (l[3] + fx * d[3]);
+                            let a = (q * k + off).clamp(0.0, 255.0);
+                            *o = if wgt < 0.999 { smooth(a, p) } else { a as u8 };
+                        }
+                    }
+                    None => {
+                        for (o, (&fx, &p)) in seg.iter_mut().zip(fxs.iter().zip(prev)) {
+                            let q = l[3] + fx * d[3];
+                            let a = (q * k + off).clamp(0.0, 255.0);
+                            *o = if wgt < 0.999 { smooth(a, p) } else { a as u8 };
                         }
                     }
                 }
