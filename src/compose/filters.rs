@@ -409,7 +409,7 @@ impl Blur {
         let mut d = images::Image::from_slice_u8(w, h, &mut dst.data, PixelType::U8x4)
             .expect("buffer matches its size");
         let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear))
+            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
             .use_alpha(false);
         self.resizer
             .resize(&s, &mut d, &opts)
