@@ -41,30 +41,11 @@ pub struct ReplaySource {
 }
 
 impl ReplaySource {
-    /// Takes up to `max` frames of `clip` scaled to `w`x`h` and encodes each as JPEG the way a
-    /// UVC webcam sends MJPEG: YCbCr 4:2:2 (ffmpeg's MJPEG encoder, quality 3 of 31).
+    /// Takes up to `max` frames of `clip` scaled to `w`x`h`, encoded as a webcam's MJPEG
+    /// ([`crate::ffmpeg::encode_mjpeg`]).
     pub fn prepare(clip: &Path, w: u32, h: u32, fps: f64, max: usize) -> Result<Self, String> {
-        let out = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-i"])
-            .arg(clip)
-            .args(["-frames:v", &max.to_string(), "-an", "-vf"])
-            .arg(format!("scale={w}:{h}:flags=bicubic,format=yuvj422p"))
-            .args(["-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", "-"])
-            .output()
-            .map_err(|e| {
-                format!(
-                    "cannot run ffmpeg on {}: {e} (install ffmpeg)",
-                    clip.display()
-                )
-            })?;
-        if !out.status.success() {
-            return Err(format!(
-                "ffmpeg failed on {}: {}",
-                clip.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let jpegs = split_jpegs(&out.stdout);
+        let stream = crate::ffmpeg::encode_mjpeg(clip, w, h, max).map_err(|e| e.to_string())?;
+        let jpegs = split_jpegs(&stream);
         if jpegs.is_empty() {
             return Err(format!("{} has no frames", clip.display()));
         }

@@ -103,6 +103,26 @@ pub fn probe(path: &Path) -> Result<VideoInfo, FfmpegError> {
     })
 }
 
+/// Up to `max` frames of `path` scaled to `w`x`h`, encoded as concatenated JPEGs the way a UVC
+/// webcam sends MJPEG: YCbCr 4:2:2 (ffmpeg's MJPEG encoder, quality 3 of 31).
+pub fn encode_mjpeg(path: &Path, w: u32, h: u32, max: usize) -> Result<Vec<u8>, FfmpegError> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-frames:v", &max.to_string(), "-an", "-vf"])
+        .arg(format!("scale={w}:{h}:flags=bicubic,format=yuvj422p"))
+        .args(["-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", "-"])
+        .output()
+        .map_err(|e| spawn_err("ffmpeg", e))?;
+    if !out.status.success() {
+        return Err(FfmpegError::Io {
+            path: path.to_owned(),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
 /// Decodes a video into RGB24 (or RGBA) frames of a fixed size.
 pub struct Decoder {
     child: Child,
