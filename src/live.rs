@@ -430,19 +430,13 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
     let mut seen = 0;
     let mut last_start: Option<Instant> = None;
     let mut log = RateLimited::new(Duration::from_secs(5));
+    // The model options changed: load the new model with the next frame (its size decides
+    // `model: auto`).
+    let mut reload = false;
     while !shared.stopped() {
         let (c, v) = shared.config();
         if v != ver {
-            if cfg.model_changed(&c) {
-                match Segmenter::for_frames(&c, Some((frame.value.width, frame.value.height))) {
-                    Ok((s, why)) => {
-                        tracing::info!("model {} loaded, engine {why}", s.model().name);
-                        seg = s;
-                        refiner.reset();
-                    }
-                    Err(e) => tracing::error!("{e}; keeping model {}", seg.model().name),
-                }
-            }
+            reload |= cfg.model_changed(&c);
             params = RefineParams::from_config(&c);
             (cfg, ver) = (c, v);
         }
@@ -459,18 +453,21 @@ fn segment_thread(shared: &Shared, mut seg: Segmenter) {
             continue;
         }
         let (fw, fh) = (frame.value.width, frame.value.height);
-        if crate::segment::auto_model_differs(&cfg, &seg.model().name, fw, fh) {
-            // `model: auto` and the camera's shape changed: the model for the new shape.
+        // Or `model: auto` and the camera's shape changed: the model for the new shape.
+        let auto = crate::segment::auto_model_differs(&cfg, &seg.model().name, fw, fh);
+        if std::mem::take(&mut reload) || auto {
             match Segmenter::for_frames(&cfg, Some((fw, fh))) {
                 Ok((s, why)) => {
                     tracing::info!(
-                        "model {} for {fw}x{fh} frames, engine {why}",
+                        "model {} loaded for {fw}x{fh} frames, engine {why}",
                         s.model().name
                     );
                     seg = s;
                     refiner.reset();
                 }
-                Err(e) => log.warn(format!("{e}; keeping model {}", seg.model().name)),
+                // Retried with every frame while the shape wants another model: rate-limited.
+                Err(e) if auto => log.warn(format!("{e}; keeping model {}", seg.model().name)),
+                Err(e) => tracing::error!("{e}; keeping model {}", seg.model().name),
             }
         }
         last_start = Some(Instant::now());

@@ -393,6 +393,15 @@ impl Blur {
             .expect("same pixel type");
     }
 
+    /// Shrinks the weighted, premultiplied layer in `self.tmp` by `f` and blurs it into
+    /// `self.small_blur`.
+    fn blur_weights_reduced(&mut self, f: u32) {
+        let tmp = std::mem::take(&mut self.tmp);
+        self.shrink(&tmp, f);
+        self.tmp = tmp;
+        self.blur_small(f);
+    }
+
     /// Blurs `self.small` into `self.small_blur` with the kernels for a reduction by `f`.
     fn blur_small(&mut self, f: u32) {
         let (kernels, sigma) = self.reduced_kernels(f);
@@ -487,10 +496,7 @@ impl FilterOp for Blur {
         if f == 1 || !self.weights_from_frame(ctx) {
             return None;
         }
-        let tmp = std::mem::take(&mut self.tmp);
-        self.shrink(&tmp, f);
-        self.tmp = tmp;
-        self.blur_small(f);
+        self.blur_weights_reduced(f);
         unpremultiply(&self.muldiv, &mut self.small_blur, ctx.frame, f);
         // Only the horizontal pass of the enlargement (same height): the compositor does the
         // vertical one row by row.
@@ -580,10 +586,7 @@ impl Blur {
                 .then(|| (gaussian_sigma(self.kx), gaussian_sigma(self.ky)));
             Self::blur_into(&self.tmp, &mut self.out, (self.kx, self.ky), sigma);
         } else {
-            let tmp = std::mem::take(&mut self.tmp);
-            self.shrink(&tmp, f);
-            self.tmp = tmp;
-            self.blur_small(f);
+            self.blur_weights_reduced(f);
             if self.wrap.is_some() {
                 let mut out = std::mem::take(&mut self.out);
                 self.enlarge(&mut out);
