@@ -357,20 +357,17 @@ struct Grid {
     motion: Vec<f32>,
     motion_tmp: Vec<[f32; 1]>,
     motion_box: Vec<[f32; 1]>,
-    motion_tmp2: Vec<[f32; 1]>,
     /// The model's probabilities resampled to the grid.
     p: Vec<f32>,
     /// Guided filter statistics (means of I, p, I*p, I*I^T) and the fitted coefficients.
     stats: Vec<[f32; 16]>,
     stats_mean: Vec<[f32; 16]>,
-    stats_tmp: Vec<[f32; 16]>,
-    stats_acc: Vec<[f32; 16]>,
     coef: Vec<[f32; 4]>,
     coef_mean: Vec<[f32; 4]>,
-    coef_tmp: Vec<[f32; 4]>,
-    coef_acc: Vec<[f32; 4]>,
-    motion_acc: Vec<[f32; 1]>,
-    box_inv: Vec<f32>,
+    /// Box filter scratch for the motion, statistics and coefficient planes.
+    motion_scratch: BoxScratch<1>,
+    stats_scratch: BoxScratch<16>,
+    coef_scratch: BoxScratch<4>,
     /// The previous full-resolution alpha (for smoothing the edge over time) and its validity.
     prev_alpha: Vec<u8>,
     prev_ok: bool,
@@ -417,17 +414,11 @@ impl Grid {
         self.motion = vec![0.0; n];
         self.motion_tmp = vec![[0.0]; n];
         self.motion_box = vec![[0.0]; n];
-        self.motion_tmp2 = vec![[0.0]; n];
-        self.motion_acc = vec![[0.0]; lw];
         self.p = vec![0.0; n];
         self.stats = vec![[0.0; 16]; n];
         self.stats_mean = vec![[0.0; 16]; n];
-        self.stats_tmp = vec![[0.0; 16]; n];
-        self.stats_acc = vec![[0.0; 16]; lw];
         self.coef = vec![[0.0; 4]; n];
         self.coef_mean = vec![[0.0; 4]; n];
-        self.coef_tmp = vec![[0.0; 4]; n];
-        self.coef_acc = vec![[0.0; 4]; lw];
         self.class = vec![0; n];
         // Frame pixel x lies at grid coordinate (x + 0.5) / s - 0.5 (cell centres aligned).
         let to_grid = |x: usize, nl: usize| -> (u32, f32) {
@@ -556,11 +547,7 @@ impl Grid {
         box_mean(
             &self.motion_tmp,
             &mut self.motion_box,
-            &mut BoxScratch {
-                tmp: &mut self.motion_tmp2,
-                acc: &mut self.motion_acc,
-                inv: &mut self.box_inv,
-            },
+            &mut self.motion_scratch,
             1,
             self.lw,
             self.lh,
@@ -639,11 +626,7 @@ impl Grid {
         box_mean(
             &self.stats,
             &mut self.stats_mean,
-            &mut BoxScratch {
-                tmp: &mut self.stats_tmp,
-                acc: &mut self.stats_acc,
-                inv: &mut self.box_inv,
-            },
+            &mut self.stats_scratch,
             radius,
             lw,
             self.lh,
@@ -679,11 +662,7 @@ impl Grid {
         box_mean(
             &self.coef,
             &mut self.coef_mean,
-            &mut BoxScratch {
-                tmp: &mut self.coef_tmp,
-                acc: &mut self.coef_acc,
-                inv: &mut self.box_inv,
-            },
+            &mut self.coef_scratch,
             radius,
             lw,
             self.lh,
@@ -911,11 +890,12 @@ fn reduce_cells<const S: usize>(rows: (&[u16], &[u8], &[u8]), cells: CellSums<'_
     }
 }
 
-/// Scratch rows of a box filter.
-struct BoxScratch<'a, const N: usize> {
-    tmp: &'a mut Vec<[f32; N]>,
-    acc: &'a mut Vec<[f32; N]>,
-    inv: &'a mut Vec<f32>,
+/// Scratch planes of a box filter (sized by [`box_mean`] on first use, then reused).
+#[derive(Default)]
+struct BoxScratch<const N: usize> {
+    tmp: Vec<[f32; N]>,
+    acc: Vec<[f32; N]>,
+    inv: Vec<f32>,
 }
 
 fn add<const N: usize>(a: &mut [f32; N], b: &[f32; N]) {
@@ -941,13 +921,13 @@ fn scaled<const N: usize>(a: &[f32; N], k: f32) -> [f32; N] {
 fn box_mean<const N: usize>(
     src: &[[f32; N]],
     dst: &mut [[f32; N]],
-    s: &mut BoxScratch<'_, N>,
+    s: &mut BoxScratch<N>,
     r: usize,
     w: usize,
     h: usize,
 ) {
-    let tmp = &mut *s.tmp;
-    let acc = &mut *s.acc;
+    let tmp = &mut s.tmp;
+    let acc = &mut s.acc;
     tmp.resize(w * h, [0.0; N]);
     acc.resize(w, [0.0; N]);
     let count = |i: usize, n: usize| ((i + r).min(n - 1) - i.saturating_sub(r) + 1) as f32;
@@ -1210,14 +1190,8 @@ mod tests {
     fn box_mean_matches_naive() {
         let (w, h, r) = (13, 7, 2);
         let src: Vec<[f32; 1]> = (0..w * h).map(|i| [((i * 37) % 11) as f32]).collect();
-        let (mut tmp, mut acc, mut inv) = (vec![], vec![], vec![]);
         let mut dst = vec![[0.0]; w * h];
-        let mut s = BoxScratch {
-            tmp: &mut tmp,
-            acc: &mut acc,
-            inv: &mut inv,
-        };
-        box_mean(&src, &mut dst, &mut s, r, w, h);
+        box_mean(&src, &mut dst, &mut BoxScratch::default(), r, w, h);
         for y in 0..h {
             for x in 0..w {
                 let (mut sum, mut n) = (0.0, 0.0);
