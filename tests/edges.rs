@@ -191,6 +191,19 @@ fn rgb_frame(img: image::RgbImage) -> RgbFrame {
     }
 }
 
+/// Frame `n` of the franck clip and its ground-truth mask (width, height, plane).
+fn franck(n: u32) -> (RgbFrame, (u32, u32, Vec<u8>)) {
+    let img = image::open(need(&format!(
+        "footage/masks/franck_chromakey/png/frame_{n:05}.png"
+    )))
+    .unwrap()
+    .to_rgb8();
+    let gt = grey(&need(&format!(
+        "footage/masks/franck_chromakey/png/mask_{n:05}.png"
+    )));
+    (rgb_frame(img), gt)
+}
+
 /// Each picture on its own (fresh refiner, no history): franck every 100th frame, VOC photos.
 #[test]
 fn edges_on_single_pictures() {
@@ -200,15 +213,8 @@ fn edges_on_single_pictures() {
     let franck = (0..4800)
         .step_by(100)
         .map(|n| {
-            let img = image::open(need(&format!(
-                "footage/masks/franck_chromakey/png/frame_{n:05}.png"
-            )))
-            .unwrap()
-            .to_rgb8();
-            let (w, h, g) = grey(&need(&format!(
-                "footage/masks/franck_chromakey/png/mask_{n:05}.png"
-            )));
-            (rgb_frame(img), Truth::new(g, w as usize, h as usize))
+            let (frame, (w, h, g)) = franck(n);
+            (frame, Truth::new(g, w as usize, h as usize))
         })
         .collect();
     sets.push(("franck (48 frames)", franck));
@@ -662,15 +668,7 @@ fn mask_weighted_blur_has_no_halo() {
     let mut n = 0usize;
     let blueness = |c: &[u8]| c[2] as f64 - c[0].max(c[1]) as f64;
     for k in (0..4800).step_by(200) {
-        let img = image::open(need(&format!(
-            "footage/masks/franck_chromakey/png/frame_{k:05}.png"
-        )))
-        .unwrap()
-        .to_rgb8();
-        let frame = rgb_frame(img);
-        let (w, h, gt) = grey(&need(&format!(
-            "footage/masks/franck_chromakey/png/mask_{k:05}.png"
-        )));
+        let (frame, (w, h, gt)) = franck(k);
         let (w, h) = (w as usize, h as usize);
         let probs = seg.segment(&frame).unwrap().to_vec();
         let mut refined = Mask::new(frame.width, frame.height);
@@ -925,15 +923,7 @@ fn make_edge_pictures() {
 
     // 5. Franck (crop of the hair and shoulder): plain mask, refined mask, ground truth.
     let n = 1500;
-    let img = image::open(need(&format!(
-        "footage/masks/franck_chromakey/png/frame_{n:05}.png"
-    )))
-    .unwrap()
-    .to_rgb8();
-    let franck = rgb_frame(img);
-    let (_, _, gt) = grey(&need(&format!(
-        "footage/masks/franck_chromakey/png/mask_{n:05}.png"
-    )));
+    let (franck, (_, _, gt)) = franck(n);
     let [fp, fr] = masks(&mut seg, &franck);
     let head = (90, 20, 150, 120);
     save(
