@@ -4,6 +4,7 @@ use super::media::{Media, MediaSource};
 use super::{ComposeError, FrameCtx};
 use crate::config::{Anchor, Filter, LayerSource};
 use crate::frame::RgbaImage;
+use fast_image_resize::FilterType;
 use libblur::{BlurImage, BlurImageMut, BoxBlurParameters, FastBlurChannels, ThreadingPolicy};
 use std::collections::VecDeque;
 
@@ -377,20 +378,9 @@ impl Blur {
 
     /// Shrinks `src` by `f` (area average, channels as they are) into `self.small`.
     fn shrink(&mut self, src: &RgbaImage, f: u32) {
-        use fast_image_resize::{images, FilterType, PixelType, ResizeAlg, ResizeOptions};
         self.small
             .reshape(src.width.div_ceil(f), src.height.div_ceil(f));
-        let s = images::ImageRef::new(src.width, src.height, &src.data, PixelType::U8x4)
-            .expect("buffer matches its size");
-        let (w, h) = (self.small.width, self.small.height);
-        let mut d = images::Image::from_slice_u8(w, h, &mut self.small.data, PixelType::U8x4)
-            .expect("buffer matches its size");
-        let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Box))
-            .use_alpha(false);
-        self.resizer
-            .resize(&s, &mut d, &opts)
-            .expect("same pixel type");
+        resize_rgba(&mut self.resizer, src, &mut self.small, FilterType::Box);
     }
 
     /// Shrinks the weighted, premultiplied layer in `self.tmp` by `f` and blurs it into
@@ -410,20 +400,32 @@ impl Blur {
 
     /// Enlarges `self.small_blur` into `dst` (bilinear, channels as they are).
     fn enlarge(&mut self, dst: &mut RgbaImage) {
-        use fast_image_resize::{images, FilterType, PixelType, ResizeAlg, ResizeOptions};
-        let src = &self.small_blur;
-        let s = images::ImageRef::new(src.width, src.height, &src.data, PixelType::U8x4)
-            .expect("buffer matches its size");
-        let (w, h) = (dst.width, dst.height);
-        let mut d = images::Image::from_slice_u8(w, h, &mut dst.data, PixelType::U8x4)
-            .expect("buffer matches its size");
-        let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-            .use_alpha(false);
-        self.resizer
-            .resize(&s, &mut d, &opts)
-            .expect("same pixel type");
+        resize_rgba(
+            &mut self.resizer,
+            &self.small_blur,
+            dst,
+            FilterType::Bilinear,
+        );
     }
+}
+
+/// Resizes `src` into `dst` (its own size) by convolution with `filter`, channels as they are
+/// (no alpha weighting: the blur premultiplies itself).
+fn resize_rgba(
+    resizer: &mut fast_image_resize::Resizer,
+    src: &RgbaImage,
+    dst: &mut RgbaImage,
+    filter: FilterType,
+) {
+    use fast_image_resize::{images, PixelType, ResizeAlg, ResizeOptions};
+    let s = images::ImageRef::new(src.width, src.height, &src.data, PixelType::U8x4)
+        .expect("buffer matches its size");
+    let mut d = images::Image::from_slice_u8(dst.width, dst.height, &mut dst.data, PixelType::U8x4)
+        .expect("buffer matches its size");
+    let opts = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(filter))
+        .use_alpha(false);
+    resizer.resize(&s, &mut d, &opts).expect("same pixel type");
 }
 
 /// Copies `src` into `dst` with the background weight `255 − mask` as alpha; false if `src`

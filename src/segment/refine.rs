@@ -438,20 +438,17 @@ impl Grid {
         }
         self.fy = (0..h).map(|y| to_grid(y, lh)).collect();
         // Grid cell centres in model coordinates (the model sees the whole frame stretched).
-        self.gx.clear();
-        self.gx.extend((0..lw).map(|i| {
-            let fxp = ((i as f32 + 0.5) * s).min(w as f32 - 0.5);
-            let u = (fxp * mw as f32 / w as f32 - 0.5).clamp(0.0, (mw - 1) as f32);
-            let i0 = (u.floor() as usize).min(mw.saturating_sub(2));
+        // Cell i along a side of nf frame pixels → (model pixel, weight of the next one).
+        let to_model = |i: usize, nf: usize, nm: usize| -> (u32, f32) {
+            let fp = ((i as f32 + 0.5) * s).min(nf as f32 - 0.5);
+            let u = (fp * nm as f32 / nf as f32 - 0.5).clamp(0.0, (nm - 1) as f32);
+            let i0 = (u.floor() as usize).min(nm.saturating_sub(2));
             (i0 as u32, (u - i0 as f32).min(1.0))
-        }));
+        };
+        self.gx.clear();
+        self.gx.extend((0..lw).map(|i| to_model(i, w, mw)));
         self.gy.clear();
-        self.gy.extend((0..lh).map(|j| {
-            let fyp = ((j as f32 + 0.5) * s).min(h as f32 - 0.5);
-            let u = (fyp * mh as f32 / h as f32 - 0.5).clamp(0.0, (mh - 1) as f32);
-            let j0 = (u.floor() as usize).min(mh.saturating_sub(2));
-            (j0 as u32, (u - j0 as f32).min(1.0))
-        }));
+        self.gy.extend((0..lh).map(|j| to_model(j, h, mh)));
         let cell = |m: usize, nm: usize, nf: usize, nl: usize| -> u32 {
             let f = (m as f32 + 0.5) * nf as f32 / nm as f32;
             ((f / s) as usize).min(nl - 1) as u32
