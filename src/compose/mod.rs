@@ -309,7 +309,8 @@ impl Compositor {
                 && fg.source == LayerSource::Foreground
                 && fg.filters.is_empty()
             {
-                if let Some(wide) = bg.filters[0].background_rows(ctx) {
+                let rows = bg.filters[0].background_rows(ctx);
+                if let Some(wide) = rows.filter(|b| b.width == w && b.height > 0) {
                     out.reshape(w, h);
                     over_foreground_wide(ctx, wide, &mut self.row, out);
                     return;
@@ -443,10 +444,8 @@ fn over_foreground_flatten(ctx: &FrameCtx, below: &RgbaImage, opaque: bool, out:
 /// and blended at once, so the full-size background is never written and read back.
 fn over_foreground_wide(ctx: &FrameCtx, wide: &RgbaImage, row: &mut Vec<u8>, out: &mut RgbFrame) {
     let (w, h) = (ctx.frame.width as usize, ctx.frame.height as usize);
-    let (ww, wh) = (wide.width as usize, wide.height as usize);
-    if ww != w || wh == 0 {
-        return;
-    }
+    let wh = wide.height as usize;
+    debug_assert!(wide.width as usize == w && wh > 0, "checked by the caller");
     row.resize(w * 4, 0);
     let scale = wh as f32 / h as f32;
     crate::with_avx2!({
