@@ -94,14 +94,12 @@ pub fn auto_model(frame: Option<(u32, u32)>) -> &'static str {
 /// only to a model that is installed).
 pub fn auto_model_differs(cfg: &Config, current: &str, w: u32, h: u32) -> bool {
     let want = auto_model(Some((w, h)));
-    cfg.model.trim() == "auto" && current != want && model_installed(want)
+    cfg.model.trim() == "auto" && current != want && model_path(&data_dir(), want).is_file()
 }
 
-fn model_installed(name: &str) -> bool {
-    data_dir()
-        .join("models")
-        .join(format!("{name}.onnx"))
-        .is_file()
+/// Where an installed model of that name lives in the data directory `dir`.
+fn model_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("models").join(format!("{name}.onnx"))
 }
 
 /// BodyPix names of the original tool: recognised, but no registry package ships their weights.
@@ -135,7 +133,7 @@ pub fn data_dir() -> PathBuf {
 fn installed_models(dir: &Path) -> String {
     let list: Vec<&str> = KNOWN_MODELS
         .iter()
-        .filter(|(n, _, _)| dir.join("models").join(format!("{n}.onnx")).is_file())
+        .filter(|(n, _, _)| model_path(dir, n).is_file())
         .map(|(n, _, _)| *n)
         .collect();
     if list.is_empty() {
@@ -154,7 +152,8 @@ pub fn resolve_model(cfg: &Config, frame: Option<(u32, u32)>) -> Result<ModelInf
         name = auto_model(frame);
         // The other shape rather than none when only one is installed.
         let other = KNOWN_MODELS.iter().map(|m| m.0).find(|&n| n != name);
-        if let Some(other) = other.filter(|&o| !model_installed(name) && model_installed(o)) {
+        let installed = |n: &str| model_path(&dir, n).is_file();
+        if let Some(other) = other.filter(|&o| !installed(name) && installed(o)) {
             name = other;
         }
     }
@@ -166,7 +165,7 @@ pub fn resolve_model(cfg: &Config, frame: Option<(u32, u32)>) -> Result<ModelInf
         });
     }
     let (info, fixed) = if let Some(&(n, w, h)) = KNOWN_MODELS.iter().find(|(n, _, _)| *n == name) {
-        let path = dir.join("models").join(format!("{n}.onnx"));
+        let path = model_path(&dir, n);
         if !path.is_file() {
             return Err(SegmentError::NotInstalled {
                 name: n.into(),
