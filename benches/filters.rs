@@ -41,10 +41,9 @@ fn filters(c: &mut Criterion) {
     };
     // The person mask from the real model (translate_to_head and foreground need one).
     let cfg = Config::parse("", Path::new("b.yaml"), Path::new(".")).unwrap();
-    let (mut fp, _) = backdrop::pipeline::FrameProcessor::new(&cfg, w, h).unwrap();
-    let mut tmp = RgbFrame::default();
-    fp.process(&frame, 0, 0.0, &mut tmp).unwrap();
-    let mask: Mask = fp.mask.clone();
+    let (mut masker, _) = backdrop::segment::Masker::new(&cfg, w, h).unwrap();
+    let mut mask = Mask::default();
+    masker.mask(&frame, &mut mask, None).unwrap();
 
     // Media made from the real footage: an animated GIF, a folder of PNGs, a 10 s 720p video.
     let dir = tempfile::tempdir().unwrap();

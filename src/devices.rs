@@ -9,6 +9,7 @@ use crate::v4l2::{
     CAP_META_CAPTURE, CAP_STREAMING, CAP_VIDEO_CAPTURE, CAP_VIDEO_M2M, CAP_VIDEO_OUTPUT,
     FIELD_NONE, PIX_YUYV,
 };
+use crate::v4l2::{holders, loopback_nodes, loopback_version};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -111,25 +112,6 @@ pub fn inspect(path: &Path) -> Result<DeviceInfo, String> {
         },
         kind,
     })
-}
-
-/// The v4l2loopback nodes present now.
-pub fn loopback_nodes() -> Vec<PathBuf> {
-    crate::v4l2::video_nodes()
-        .into_iter()
-        .filter(|p| {
-            // sysfs tells without opening (opening could disturb nothing, but needs permission).
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            std::fs::read_link(format!("/sys/class/video4linux/{name}/device/driver"))
-                .ok()
-                .and_then(|l| {
-                    l.file_name()
-                        .map(|n| n.to_string_lossy().contains("v4l2loopback"))
-                })
-                .unwrap_or(false)
-                || inspect(p).is_ok_and(|i| matches!(i.kind, DeviceKind::Loopback { .. }))
-        })
-        .collect()
 }
 
 fn fmt_rates(r: &Option<FrameRates>) -> String {
@@ -235,41 +217,6 @@ pub fn list_devices() -> Vec<Result<DeviceInfo, (PathBuf, String)>> {
         .into_iter()
         .map(|p| inspect(&p).map_err(|e| (p, e)))
         .collect()
-}
-
-/// The loaded v4l2loopback's version; 0.12 and older do not publish one.
-pub fn loopback_version() -> String {
-    std::fs::read_to_string("/sys/module/v4l2loopback/version")
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|_| "0.12 or older".into())
-}
-
-/// The processes (other than this one) that hold `device` open, as "name (pid N)".
-pub fn holders(device: &Path) -> Vec<String> {
-    let Ok(target) = std::fs::canonicalize(device) else {
-        return vec![];
-    };
-    let me = std::process::id();
-    let mut out = vec![];
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(e.path().join("fd")) else {
-            continue;
-        };
-        if fds
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == target))
-        {
-            let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            out.push(format!("{} (pid {pid})", name.trim()));
-        }
-    }
-    out
 }
 
 /// How bad a doctor finding is.

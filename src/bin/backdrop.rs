@@ -3,10 +3,12 @@
 use anyhow::Context;
 use backdrop::bench::BenchOptions;
 use backdrop::config::EngineChoice;
-use backdrop::pipeline::{self, ProcessOptions};
+use backdrop::pipeline::{self, Delivery, Options};
+use backdrop::process::ProcessOptions;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Virtual background for any Linux video-call app.
 #[derive(Parser)]
@@ -87,19 +89,23 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config } => {
-            use std::sync::{atomic::AtomicBool, Arc};
+            use std::sync::atomic::AtomicBool;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 // The first signal stops cleanly; a second one while stopping exits at once.
                 signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
                 signal_hook::flag::register(sig, stop.clone())?;
             }
-            let cfg = backdrop::live::load_with(config.as_deref(), None)?;
-            let report = backdrop::live::run_live(
+            let cfg = pipeline::load_config(config.as_deref())?;
+            let mut opts = Options::new(Delivery::Live, config);
+            opts.stop = stop;
+            let report = pipeline::run(
                 cfg,
-                backdrop::live::LiveOptions::new(config, stop),
-                backdrop::source::camera::factory(),
-                backdrop::sink::loopback::factory(),
+                opts,
+                Box::new(backdrop::source::camera::open_for),
+                Box::new(|cfg, info| {
+                    backdrop::sink::loopback::open_for(cfg, info.width, info.height)
+                }),
             )?;
             let secs = report.elapsed.as_secs_f64().max(1e-3);
             eprintln!(
@@ -132,24 +138,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             quiet,
             realtime,
         } => {
+            let bar = (!quiet).then(progress_bar);
             let opts = ProcessOptions {
                 config,
                 max_frames: frames,
-                progress: !quiet,
+                progress: bar.clone().map(|b| -> pipeline::Progress {
+                    Arc::new(move |done, total| {
+                        if total.is_some_and(|t| t > 1) {
+                            b.set_length(total.unwrap_or(0));
+                            b.set_position(done);
+                        }
+                    })
+                }),
                 realtime,
             };
             let t0 = std::time::Instant::now();
-            let report = pipeline::process(&input, &output, &opts)
-                .with_context(|| format!("cannot process {}", input.display()))?;
+            let result = backdrop::process::process(&input, &output, &opts);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let report = result.with_context(|| format!("cannot process {}", input.display()))?;
             let secs = t0.elapsed().as_secs_f64();
-            let mut ms = report.frame_ms.clone();
-            ms.sort_by(f64::total_cmp);
-            let median = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
             eprintln!(
-                "wrote {} ({} frames in {secs:.1} s, {:.1} ms/frame median, engine {})",
+                "wrote {} ({} frames in {secs:.1} s, {:.1} fps, engine {})",
                 output.display(),
-                report.frames,
-                median,
+                report.frames_out,
+                report.frames_out as f64 / secs.max(1e-3),
                 report.engine
             );
         }
@@ -179,7 +193,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 model,
             };
             let report = backdrop::bench::run_bench(&input, &opts)
-                .map_err(anyhow::Error::msg)
                 .with_context(|| format!("bench on {}", input.display()))?;
             print!("{}", backdrop::bench::format_report(&report, &opts));
         }
@@ -229,6 +242,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The progress bar of `process` (on stderr; hidden when stderr is not a terminal).
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} frames [{bar:30}] {per_sec} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

@@ -1,9 +1,11 @@
 //! Person segmentation: model lookup, the inference engines, and mask refinement.
 
+mod masker;
 mod onnxruntime;
 pub mod refine;
 mod tract;
 
+pub use self::masker::Masker;
 pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine};
 pub use self::tract::TractEngine;
 

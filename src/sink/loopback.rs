@@ -8,8 +8,8 @@
 //! (mmap producers are not affected). write(2) is kept as a fallback for drivers without MMAP
 //! output.
 
+use super::{Sink, SinkError};
 use crate::frame::RgbFrame;
-use crate::live::{LiveError, LiveSink};
 use crate::sink::yuv::{OutputFormat, YuvConverter};
 use crate::v4l2::{
     fourcc_str, Device, Mapping, PixFormat, BUF_FLAG_MAPPED, BUF_TYPE_OUTPUT, CAP_VIDEO_CAPTURE,
@@ -213,11 +213,16 @@ impl Loopback {
         };
         lb.out = Some(lb.start()?);
         let black = RgbFrame::new(width, height);
-        lb.write(&black).map_err(|e| LoopbackError::Io {
-            device: lb.device.clone(),
-            op: "first frame",
-            source: io::Error::other(e.to_string()),
-        })?;
+        if let Err(e) = lb.write(&black) {
+            return Err(LoopbackError::Io {
+                device: lb.device.clone(),
+                op: "first frame",
+                source: match e {
+                    SinkError::Lost { reason, .. } => reason,
+                    e => io::Error::other(e.to_string()),
+                },
+            });
+        }
         Ok(lb)
     }
 
@@ -258,7 +263,7 @@ impl Loopback {
             Some(libc::EACCES | libc::EPERM) => LoopbackError::Permission(path.clone()),
             Some(libc::EBUSY) => LoopbackError::Busy {
                 device: path.clone(),
-                holders: crate::source::camera::holders_suffix(path),
+                holders: crate::v4l2::holders_suffix(path),
             },
             _ => self.io_err("open", e),
         })?;
@@ -308,7 +313,7 @@ impl Loopback {
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::EBUSY) => LoopbackError::Busy {
                     device: path.clone(),
-                    holders: crate::source::camera::holders_suffix(path),
+                    holders: crate::v4l2::holders_suffix(path),
                 },
                 _ => refused(format!("VIDIOC_S_FMT: {e}")),
             })?;
@@ -322,7 +327,7 @@ impl Loopback {
                     got.width,
                     got.height,
                     fourcc_str(got.pixelformat),
-                    crate::source::camera::holders_suffix(path)
+                    crate::v4l2::holders_suffix(path)
                 ),
             });
         }
@@ -416,7 +421,7 @@ impl Loopback {
 
 fn not_found_fix(device: &Path) -> String {
     if Path::new("/sys/module/v4l2loopback").exists() {
-        let nodes: Vec<String> = crate::devices::loopback_nodes()
+        let nodes: Vec<String> = crate::v4l2::loopback_nodes()
             .iter()
             .map(|p| p.display().to_string())
             .collect();
@@ -450,18 +455,24 @@ fn restore_mapped_flags(dev: &Device, count: usize) -> io::Result<()> {
     Ok(())
 }
 
-impl LiveSink for Loopback {
-    fn write(&mut self, frame: &RgbFrame) -> Result<(), LiveError> {
+impl Loopback {
+    fn lost(&self, reason: io::Error) -> SinkError {
+        SinkError::Lost {
+            device: self.device.clone(),
+            reason,
+        }
+    }
+}
+
+impl Sink for Loopback {
+    fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
         if self.out.is_none() {
             // The device went away (module reloaded): retry once a second, keep the caller going.
             if self
                 .last_retry
                 .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
             {
-                return Err(LiveError::Lost(format!(
-                    "virtual camera {} is gone",
-                    self.device.display()
-                )));
+                return Err(self.lost(io::Error::other("the device is gone; retrying")));
             }
             self.last_retry = Some(Instant::now());
             match self.start() {
@@ -469,7 +480,7 @@ impl LiveSink for Loopback {
                     tracing::info!("virtual camera {} is back", self.device.display());
                     self.out = Some(o);
                 }
-                Err(e) => return Err(LiveError::Lost(e.to_string())),
+                Err(e) => return Err(self.lost(io::Error::other(e))),
             }
         }
         self.convert(frame);
@@ -503,10 +514,7 @@ impl LiveSink for Loopback {
         res.map_err(|e| {
             self.out = None;
             self.last_retry = Some(Instant::now());
-            LiveError::Lost(format!(
-                "virtual camera {}: writing a frame failed: {e}",
-                self.device.display()
-            ))
+            self.lost(e)
         })
     }
 
@@ -540,15 +548,21 @@ impl Drop for Loopback {
     }
 }
 
-/// The sink factory for [`crate::live::run_live`]: opens `virtual_video_device` at the accepted
-/// size nearest the camera's, in the configured format, at the configured rate.
-pub fn factory() -> crate::live::SinkFactory {
-    Box::new(|cfg: &crate::config::Config, mode: crate::live::LiveMode| {
-        let (w, h) = output_size(mode.width, mode.height);
-        Loopback::open(&cfg.virtual_video_device, w, h, cfg.fps, cfg.output_format)
-            .map(|l| Box::new(l) as Box<dyn LiveSink>)
-            .map_err(|e| LiveError::Fatal(e.to_string()))
-    })
+/// Opens the virtual camera a config names (`virtual_video_device`) at the accepted size
+/// nearest the camera's `width`x`height`, in the configured format and rate.
+pub fn open_for(
+    cfg: &crate::config::Config,
+    width: u32,
+    height: u32,
+) -> Result<Box<dyn Sink>, SinkError> {
+    let (w, h) = output_size(width, height);
+    Ok(Box::new(Loopback::open(
+        &cfg.virtual_video_device,
+        w,
+        h,
+        cfg.fps,
+        cfg.output_format,
+    )?))
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
-//! Frame sinks: video files, pictures and (in `loopback`) the virtual camera.
+//! Frame sinks: the virtual camera (`loopback`), video files and pictures (`file`), and a sink
+//! that converts and drops frames (`discard`, for `backdrop bench`). All implement [`Sink`];
+//! nothing here knows the pipeline that drives them.
 
+mod discard;
 mod file;
 pub mod loopback;
 pub mod yuv;
 
+pub use discard::DiscardSink;
 pub use file::{PictureSink, VideoSink};
 
 use crate::frame::RgbFrame;
@@ -26,14 +30,39 @@ pub enum SinkError {
     /// The output folder does not exist.
     #[error("cannot write {0}: its folder does not exist")]
     NoFolder(PathBuf),
+    /// The virtual camera cannot be opened.
+    #[error(transparent)]
+    Loopback(#[from] loopback::LoopbackError),
+    /// The virtual camera went away or a write failed; retried.
+    #[error("virtual camera {device}: {reason}")]
+    Lost {
+        /// The device.
+        device: PathBuf,
+        /// What happened.
+        reason: std::io::Error,
+    },
 }
 
-/// Something that takes composed frames.
+impl SinkError {
+    /// True when re-opening later may succeed (the virtual camera went away, a write failed):
+    /// the pipeline keeps running and re-opens the sink.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Lost { .. })
+    }
+}
+
+/// Something that takes composed frames: the virtual camera, a file, the bench's discard.
 pub trait Sink: Send {
-    /// Writes one frame.
+    /// Writes one frame (converted to the sink's format and size).
     fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError>;
-    /// Flushes and closes (the file is complete once this returns).
-    fn finish(self: Box<Self>) -> Result<(), SinkError>;
+    /// Flushes and closes (a file is complete once this returns).
+    fn finish(self: Box<Self>) -> Result<(), SinkError> {
+        Ok(())
+    }
+    /// Whether any consumer has the output open; `None` when the sink cannot tell.
+    fn has_consumers(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 /// Opens a video or picture file for writing, by extension.

@@ -1,10 +1,11 @@
-//! A V4L2 webcam as a [`LiveSource`]: mode selection, mmap streaming, MJPEG/YUYV decoding into
+//! A V4L2 webcam as a [`Source`]: mode selection, mmap streaming, MJPEG/YUYV decoding into
 //! RGB, and recovery when the camera stalls or is unplugged.
 
+use super::mjpeg::MjpegError;
+use super::{Read, Source, SourceError, SourceInfo};
 use crate::frame::RgbFrame;
-use crate::live::{LiveError, LiveMode, LiveSource, Read};
 use crate::v4l2::{
-    fourcc_str, Device, FrameRates, FrameSizes, Mapping, PixFormat, BUF_FLAG_ERROR,
+    fourcc_str, holders_suffix, Device, FrameRates, FrameSizes, Mapping, PixFormat, BUF_FLAG_ERROR,
     BUF_TYPE_CAPTURE, CAP_STREAMING, CAP_VIDEO_CAPTURE, FIELD_NONE, PIX_MJPEG, PIX_YUYV,
 };
 use std::io;
@@ -54,6 +55,18 @@ pub enum CameraError {
         /// What the camera offers.
         offered: String,
     },
+    /// The camera stopped delivering (unplugged, or a driver error while streaming).
+    #[error(
+        "camera {device}: {op} failed: {source}; keeping the virtual camera alive and retrying"
+    )]
+    Lost {
+        /// The device.
+        device: PathBuf,
+        /// The operation.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
     /// An ioctl failed.
     #[error("camera {device}: {op} failed: {source}")]
     Io {
@@ -84,23 +97,13 @@ impl CameraError {
     /// True when retrying later may succeed (unplugged, busy, vanished mid-setup).
     pub fn is_transient(&self) -> bool {
         match self {
-            CameraError::NotFound(_) | CameraError::Busy { .. } => true,
+            CameraError::NotFound(_) | CameraError::Busy { .. } | CameraError::Lost { .. } => true,
             CameraError::Io { source, .. } => matches!(
                 source.raw_os_error(),
                 Some(libc::ENODEV | libc::ENXIO | libc::EIO | libc::ENOENT | libc::EAGAIN)
             ),
             _ => false,
         }
-    }
-}
-
-/// ", used by NAME (pid N)" for the processes holding `device` open, or "".
-pub fn holders_suffix(device: &Path) -> String {
-    let h = crate::devices::holders(device);
-    if h.is_empty() {
-        String::new()
-    } else {
-        format!(", used by {}", h.join(", "))
     }
 }
 
@@ -257,7 +260,7 @@ struct Stream {
 pub struct Camera {
     req: Request,
     stream: Option<Stream>,
-    mode: LiveMode,
+    mode: SourceInfo,
     fourcc: u32,
     bad_frames: u64,
     last_warning: Option<Instant>,
@@ -281,10 +284,11 @@ impl Camera {
             mjpeg,
         };
         let stream = start(&req)?;
-        let mode = LiveMode {
+        let mode = SourceInfo {
             width: stream.width,
             height: stream.height,
             fps: stream.fps,
+            frames: None,
         };
         let fourcc = stream.fourcc;
         Ok(Camera {
@@ -312,12 +316,16 @@ impl Camera {
         self.bad_frames
     }
 
-    fn lost(&mut self, what: &str, e: impl std::fmt::Display) -> LiveError {
+    fn lost(&mut self, op: &'static str, source: io::Error) -> SourceError {
         self.stream = None;
-        LiveError::Lost(format!("camera {}: {what}: {e}", self.req.device.display()))
+        SourceError::Camera(CameraError::Lost {
+            device: self.req.device.clone(),
+            op,
+            source,
+        })
     }
 
-    fn warn_bad_frame(&mut self, why: &str) {
+    fn warn_bad_frame(&mut self, why: &BadFrame) {
         self.bad_frames += 1;
         if self
             .last_warning
@@ -438,6 +446,21 @@ fn start(req: &Request) -> Result<Stream, CameraError> {
     })
 }
 
+/// Why a captured frame was dropped (the stream goes on).
+#[derive(Debug, thiserror::Error)]
+enum BadFrame {
+    #[error("short YUYV frame: {got} of {need} bytes")]
+    Short { got: usize, need: usize },
+    #[error("YUYV conversion: {0}")]
+    Convert(String),
+    #[error(transparent)]
+    Mjpeg(#[from] MjpegError),
+    #[error("the driver flagged it")]
+    Flagged,
+    #[error("buffer index {0} out of range")]
+    Index(usize),
+}
+
 /// Converts one captured YUYV buffer into `out`.
 /// (`stride`: bytes per line, which drivers may pad; `scratch` holds the unpadded rows then.)
 fn decode_yuyv(
@@ -447,11 +470,14 @@ fn decode_yuyv(
     stride: u32,
     scratch: &mut Vec<u8>,
     out: &mut RgbFrame,
-) -> Result<(), String> {
+) -> Result<(), BadFrame> {
     let row = width as usize * 2;
     let need = stride as usize * (height as usize).saturating_sub(1) + row;
     if data.len() < need {
-        return Err(format!("short YUYV frame: {} of {need} bytes", data.len()));
+        return Err(BadFrame::Short {
+            got: data.len(),
+            need,
+        });
     }
     // yuvutils wants exactly width*2*height bytes (it ignores the stride), and drivers may
     // report padded lines or a bytesused rounded up.
@@ -479,7 +505,7 @@ fn decode_yuyv(
         YuvRange::Limited,
         YuvStandardMatrix::Bt601,
     )
-    .map_err(|e| format!("YUYV conversion: {e:?}"))
+    .map_err(|e| BadFrame::Convert(format!("{e:?}")))
 }
 
 /// Outcome of one attempt to take a frame from the driver.
@@ -487,26 +513,23 @@ enum Step {
     Frame,
     Timeout,
     Nothing,
-    Bad(String),
+    Bad(BadFrame),
 }
 
 /// Waits for the next frame until `deadline` and decodes the newest one into `out`; errors are
-/// (operation, reason) and mean the camera is lost.
+/// (operation, OS error) and mean the camera is lost.
 fn grab(
     s: &mut Stream,
     out: &mut RgbFrame,
     deadline: Instant,
-) -> Result<Step, (&'static str, String)> {
+) -> Result<Step, (&'static str, io::Error)> {
     let left = deadline.saturating_duration_since(Instant::now());
-    let rev = s
-        .dev
-        .poll(libc::POLLIN, left)
-        .map_err(|e| ("poll", e.to_string()))?;
+    let rev = s.dev.poll(libc::POLLIN, left).map_err(|e| ("poll", e))?;
     if rev == 0 {
         return Ok(Step::Timeout);
     }
     if rev & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && rev & libc::POLLIN == 0 {
-        return Err(("poll", "device error or unplugged".into()));
+        return Err(("poll", io::Error::other("device error or unplugged")));
     }
     // Drain to the newest frame: a slow reader must not get stale ones (latest wins).
     let mut newest: Option<crate::v4l2::Buffer> = None;
@@ -516,11 +539,11 @@ fn grab(
                 if let Some(old) = newest.replace(b) {
                     s.dev
                         .queue(BUF_TYPE_CAPTURE, old.index, 0)
-                        .map_err(|e| ("VIDIOC_QBUF", e.to_string()))?;
+                        .map_err(|e| ("VIDIOC_QBUF", e))?;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(("VIDIOC_DQBUF", e.to_string())),
+            Err(e) => return Err(("VIDIOC_DQBUF", e)),
         }
     }
     let Some(b) = newest else {
@@ -531,14 +554,14 @@ fn grab(
     let requeue = |s: &Stream| {
         s.dev
             .queue(BUF_TYPE_CAPTURE, b.index, 0)
-            .map_err(|e| ("VIDIOC_QBUF", e.to_string()))
+            .map_err(|e| ("VIDIOC_QBUF", e))
     };
     let result = if b.flags & BUF_FLAG_ERROR != 0 || b.bytesused == 0 {
         requeue(s)?;
-        Err("driver flagged it".to_owned())
+        Err(BadFrame::Flagged)
     } else if idx >= s.bufs.len() {
         requeue(s)?;
-        Err(format!("buffer index {idx} out of range"))
+        Err(BadFrame::Index(idx))
     } else if s.fourcc == PIX_MJPEG {
         // Copy the (small) JPEG out and hand the buffer back before the slow decode: a
         // v4l2loopback "camera" shares its buffers with the producer, which would otherwise
@@ -548,7 +571,7 @@ fn grab(
         jpeg.clear();
         jpeg.extend_from_slice(&s.bufs[idx].as_slice()[..used]);
         requeue(s)?;
-        let r = crate::source::mjpeg::decode_mjpeg(&jpeg, out);
+        let r = super::mjpeg::decode_mjpeg(&jpeg, out).map_err(BadFrame::from);
         s.scratch = jpeg;
         r
     } else {
@@ -570,30 +593,23 @@ fn grab(
     })
 }
 
-impl LiveSource for Camera {
-    fn mode(&self) -> LiveMode {
+impl Source for Camera {
+    fn info(&self) -> SourceInfo {
         self.mode
     }
 
-    fn read(&mut self, out: &mut RgbFrame, timeout: Duration) -> Result<Read, LiveError> {
+    fn read(&mut self, out: &mut RgbFrame, timeout: Duration) -> Result<Read, SourceError> {
         if self.stream.is_none() {
             // Paused (or lost): start again.
-            match start(&self.req) {
-                Ok(s) => self.stream = Some(s),
-                Err(e) if e.is_transient() => return Err(LiveError::Lost(e.to_string())),
-                Err(e) => return Err(LiveError::Fatal(e.to_string())),
-            }
+            self.stream = Some(start(&self.req)?);
         }
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.stream.as_mut().expect("started above");
             match grab(s, out, deadline) {
                 Ok(Step::Frame) => {
-                    self.mode = LiveMode {
-                        width: out.width,
-                        height: out.height,
-                        fps: self.mode.fps,
-                    };
+                    self.mode.width = out.width;
+                    self.mode.height = out.height;
                     return Ok(Read::Frame);
                 }
                 Ok(Step::Timeout) => return Ok(Read::Timeout),
@@ -613,22 +629,18 @@ impl LiveSource for Camera {
         }
     }
 
-    fn reopen(&mut self) -> Result<(), LiveError> {
+    fn reopen(&mut self) -> Result<(), SourceError> {
         self.stream = None;
-        match start(&self.req) {
-            Ok(s) => {
-                self.mode = LiveMode {
-                    width: s.width,
-                    height: s.height,
-                    fps: s.fps,
-                };
-                self.fourcc = s.fourcc;
-                self.stream = Some(s);
-                Ok(())
-            }
-            Err(e) if e.is_transient() => Err(LiveError::Lost(e.to_string())),
-            Err(e) => Err(LiveError::Fatal(e.to_string())),
-        }
+        let s = start(&self.req)?;
+        self.mode = SourceInfo {
+            width: s.width,
+            height: s.height,
+            fps: s.fps,
+            frames: None,
+        };
+        self.fourcc = s.fourcc;
+        self.stream = Some(s);
+        Ok(())
     }
 
     fn pause(&mut self) {
@@ -643,21 +655,16 @@ impl LiveSource for Camera {
     }
 }
 
-/// The camera factory for [`crate::live::run_live`]: opens `real_video_device` with the config's
-/// size, rate and format choice. Errors are fatal at start (exit 2 with the device and the fix);
-/// on a config reload the pipeline keeps the current camera instead.
-pub fn factory() -> crate::live::SourceFactory {
-    Box::new(|cfg: &crate::config::Config| {
-        Camera::open(
-            &cfg.real_video_device,
-            cfg.width,
-            cfg.height,
-            cfg.fps,
-            cfg.mjpeg,
-        )
-        .map(|c| Box::new(c) as Box<dyn LiveSource>)
-        .map_err(|e| LiveError::Fatal(e.to_string()))
-    })
+/// Opens the camera a config names (`real_video_device` with its size, rate and format
+/// choice); the pipeline calls it at start and when capture options change.
+pub fn open_for(cfg: &crate::config::Config) -> Result<Box<dyn Source>, SourceError> {
+    Ok(Box::new(Camera::open(
+        &cfg.real_video_device,
+        cfg.width,
+        cfg.height,
+        cfg.fps,
+        cfg.mjpeg,
+    )?))
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! File sources: a video decoded by ffmpeg, or a single picture.
 
-use super::{Source, SourceError, SourceInfo};
+use super::{Read, Source, SourceError, SourceInfo};
 use crate::ffmpeg::{probe, Decoder};
 use crate::frame::RgbFrame;
 use std::path::Path;
+use std::time::Duration;
 
 /// A video file, decoded to RGB by ffmpeg.
 pub struct VideoSource {
@@ -38,9 +39,13 @@ impl Source for VideoSource {
         self.info
     }
 
-    fn read(&mut self, frame: &mut RgbFrame) -> Result<bool, SourceError> {
+    fn read(&mut self, frame: &mut RgbFrame, _: Duration) -> Result<Read, SourceError> {
         frame.reshape(self.info.width, self.info.height);
-        Ok(self.dec.read_frame(&mut frame.data)?)
+        Ok(if self.dec.read_frame(&mut frame.data)? {
+            Read::Frame
+        } else {
+            Read::End
+        })
     }
 }
 
@@ -76,13 +81,13 @@ impl Source for StillSource {
         self.info
     }
 
-    fn read(&mut self, frame: &mut RgbFrame) -> Result<bool, SourceError> {
+    fn read(&mut self, frame: &mut RgbFrame, _: Duration) -> Result<Read, SourceError> {
         match self.frame.take() {
             Some(f) => {
                 *frame = f;
-                Ok(true)
+                Ok(Read::Frame)
             }
-            None => Ok(false),
+            None => Ok(Read::End),
         }
     }
 }

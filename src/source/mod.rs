@@ -1,13 +1,18 @@
-//! Frame sources: video files, pictures and (in `v4l`) cameras.
+//! Frame sources: a camera (`camera`), a video file or picture (`file`), and a clip replayed from
+//! memory as a webcam's MJPEG (`replay`, for `backdrop bench`). All implement [`Source`]; nothing
+//! here knows the pipeline that drives them.
 
 pub mod camera;
 mod file;
 pub mod mjpeg;
+pub mod replay;
 
 pub use file::{StillSource, VideoSource};
+pub use replay::ReplaySource;
 
 use crate::frame::RgbFrame;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Errors opening or reading a source.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +31,23 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
+    /// The camera cannot be opened or was lost.
+    #[error(transparent)]
+    Camera(#[from] camera::CameraError),
+    /// The file has no frames.
+    #[error("{0} has no video frames")]
+    NoFrames(PathBuf),
+    /// A compressed frame did not decode.
+    #[error(transparent)]
+    Mjpeg(#[from] mjpeg::MjpegError),
+}
+
+impl SourceError {
+    /// True when retrying later may succeed (a camera unplugged, busy or vanished mid-setup):
+    /// the pipeline keeps the virtual camera alive and re-opens the source.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Camera(e) if e.is_transient())
+    }
 }
 
 /// Size and rate of a source.
@@ -37,16 +59,34 @@ pub struct SourceInfo {
     pub height: u32,
     /// Frames per second.
     pub fps: f64,
-    /// Number of frames, when known.
+    /// Number of frames, when known (files); `None` for cameras.
     pub frames: Option<u64>,
 }
 
-/// Something that yields RGB frames.
+/// What one read of a source gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// A new frame is in the buffer.
+    Frame,
+    /// No frame arrived within the timeout (a camera stalls); try again.
+    Timeout,
+    /// The input is exhausted (end of a file).
+    End,
+}
+
+/// Something that yields RGB frames: a camera, a file, a replayed clip.
 pub trait Source: Send {
-    /// Size and rate.
+    /// Current size and rate (a camera's may change when it is re-opened).
     fn info(&self) -> SourceInfo;
-    /// Reads the next frame into `frame` (reshaped as needed); `Ok(false)` at the end.
-    fn read(&mut self, frame: &mut RgbFrame) -> Result<bool, SourceError>;
+    /// Waits up to `timeout` for the next frame and decodes it into `out` (reshaped as needed).
+    /// Files ignore the timeout: their next frame is always there.
+    fn read(&mut self, out: &mut RgbFrame, timeout: Duration) -> Result<Read, SourceError>;
+    /// Re-opens after a transient error (called repeatedly, with a pause, until it succeeds).
+    fn reopen(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+    /// Stops streaming to save power while nobody watches (LED off); `read` restarts it.
+    fn pause(&mut self) {}
 }
 
 /// File extensions read as pictures (everything else goes to ffmpeg).

@@ -5,6 +5,9 @@
 //! which needs libclang on every build machine; the ABI used here is small and stable.
 //! Layouts are those of 64-bit Linux (x86_64, aarch64); the size checks below enforce that.
 
+pub mod nodes;
+pub use nodes::{holders, holders_suffix, loopback_nodes, loopback_version, video_nodes};
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -743,22 +746,6 @@ impl Drop for Mapping {
         // SAFETY: unmaps exactly what `Device::map` mapped.
         unsafe { libc::munmap(self.ptr.cast(), self.len) };
     }
-}
-
-/// The `/dev/video*` nodes, sorted by number.
-pub fn video_nodes() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/dev")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let n = name.strip_prefix("video")?.parse().ok()?;
-            Some((n, e.path()))
-        })
-        .collect();
-    v.sort();
-    v.into_iter().map(|(_, p)| p).collect()
 }
 
 #[cfg(test)]
