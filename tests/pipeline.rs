@@ -212,9 +212,9 @@ fn a_live_run_stops_on_request_and_keeps_its_rate_when_the_source_ends() {
     let took = t.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(report.frames_in, 12);
-    // ~20 fps for ~3 s whatever the source did.
+    // 20 fps for ~3 s whatever the source did (never faster; a loaded machine may lag a bit).
     let rate = report.frames_out as f64 / took.as_secs_f64();
-    assert!((14.0..26.0).contains(&rate), "{rate} fps");
+    assert!((11.0..=21.0).contains(&rate), "{rate} fps");
     let frames = rec.frames.lock().unwrap();
     // The placeholder differs from the last composed frame, and is repeated at the end.
     let last = frames[frames.len() - 1];

@@ -62,6 +62,11 @@ fn colour(yuv: [f64; 3]) -> &'static str {
     let r = 1.164 * y + 1.596 * v;
     let g = 1.164 * y - 0.392 * u - 0.813 * v;
     let b = 1.164 * y + 2.017 * u;
+    rgb_colour([r, g, b])
+}
+
+/// The colour of a mean RGB when it is one solid primary, else "other".
+fn rgb_colour([r, g, b]: [f64; 3]) -> &'static str {
     match (
         r > 200.0,
         g > 200.0,

@@ -149,6 +149,9 @@ pub struct Config {
     pub mask_fps: Option<f32>,
     /// Delay the video by the inference latency so each frame is composed with its own mask.
     pub delay_video: bool,
+    /// Close the camera and stop working while no app has the virtual camera open (where the
+    /// virtual camera can tell).
+    pub on_demand: bool,
     /// The composition, bottom to top.
     #[serde(skip)]
     pub layers: Vec<LayerSpec>,
@@ -184,6 +187,7 @@ impl Default for Config {
             output_format: Default::default(),
             mask_fps: None,
             delay_video: false,
+            on_demand: true,
             layers: vec![],
             raw_layers: vec![],
         }

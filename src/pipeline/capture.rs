@@ -120,6 +120,7 @@ impl Capture {
         let (mut cfg, mut ver) = shared.config.current();
         let mut log = RateLimited::new(Duration::from_secs(5));
         let mut lost = false;
+        let mut paused = false;
         while !shared.stopped() {
             let (c, v) = shared.config.current();
             if v != ver {
@@ -138,6 +139,17 @@ impl Capture {
                     }
                 }
             }
+            if shared.idle.load(std::sync::atomic::Ordering::Relaxed) {
+                // Nobody watches: the camera is closed (LED off) until an app opens the
+                // output; `read` starts it again.
+                if !paused {
+                    self.source.pause();
+                    paused = true;
+                }
+                shared.sleep(Duration::from_millis(100));
+                continue;
+            }
+            paused = false;
             if lost {
                 match self.source.reopen() {
                     Ok(()) => {

@@ -165,6 +165,9 @@ pub(crate) struct Shared {
     frames_in: AtomicU64,
     masks_done: AtomicU64,
     start: Instant,
+    /// Live, `on_demand`: no app reads the output, so capture is paused (camera closed) and
+    /// segmentation and composition have nothing to do.
+    idle: AtomicBool,
     /// Live hand-offs: camera frames are shared, not copied, by segmentation and output.
     to_segment: Latest<Stamped<Arc<RgbFrame>>>,
     to_output: Latest<Stamped<Arc<RgbFrame>>>,
@@ -346,6 +349,7 @@ pub fn run(
         frames_in: AtomicU64::new(0),
         masks_done: AtomicU64::new(0),
         start: Instant::now(),
+        idle: AtomicBool::new(false),
         to_segment: Latest::default(),
         to_output: Latest::default(),
         masks: Latest::default(),

@@ -149,6 +149,7 @@ impl Output {
         // flow, then every interval, on a fixed schedule so a stalled camera still yields `fps`.
         let mut last_write = Instant::now();
         let mut repeating = false;
+        let mut demand = Demand::new();
         while !shared.stopped() && self.max_frames.is_none_or(|m| report.frames_out < m) {
             let (c, v) = shared.config.current();
             if v != ver {
@@ -166,9 +167,27 @@ impl Output {
                 }
                 (cfg, ver) = (c, v);
             }
-            let interval = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
+            let idle = demand.update(cfg.on_demand, sink.as_mut(), shared);
+            if idle && !placeholder_on {
+                placeholder(&shown, &mut held);
+                placeholder_on = true;
+            }
+            // Idle: the placeholder once a second keeps the device a streaming camera (with
+            // exclusive_caps=1 browsers list it only then) and gives an opening app a picture
+            // at once.
+            let interval = if idle && !demand.waking() {
+                IDLE_INTERVAL
+            } else {
+                Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64)
+            };
             let deadline = last_write + if repeating { interval } else { interval * 2 };
-            let wait = deadline.saturating_duration_since(Instant::now());
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(if idle { POLL } else { Duration::MAX });
+            if idle && Instant::now() < deadline {
+                shared.sleep(wait);
+                continue;
+            }
             let fresh = if cfg.delay_video {
                 // Keep recent frames; compose the one the newest mask was computed from.
                 while shared
@@ -253,6 +272,83 @@ impl Output {
             }
         }
         Ok(())
+    }
+}
+
+/// How often an idle output looks for consumers.
+const POLL: Duration = Duration::from_millis(200);
+/// How often an idle output repeats its placeholder.
+const IDLE_INTERVAL: Duration = Duration::from_secs(1);
+/// A consumer must stay this long before the camera is started: browsers open every camera
+/// briefly to list it, which must not turn the camera on and off.
+const WAKE_AFTER: Duration = Duration::from_millis(400);
+/// The camera stays on this long after the last consumer left (a call app re-opening the
+/// device when the user changes a setting).
+const SLEEP_AFTER: Duration = Duration::from_secs(3);
+
+/// On-demand state: whether an app reads the output, debounced both ways.
+struct Demand {
+    idle: bool,
+    /// Since when a consumer was seen while idle / none seen while active.
+    since: Option<Instant>,
+    last_poll: Option<Instant>,
+}
+
+impl Demand {
+    fn new() -> Self {
+        Demand {
+            idle: false,
+            since: None,
+            last_poll: None,
+        }
+    }
+
+    /// Polls the sink (at most every [`POLL`]) and returns whether the pipeline is idle.
+    fn update(&mut self, on_demand: bool, sink: &mut dyn Sink, shared: &Shared) -> bool {
+        if !on_demand {
+            return self.set(false, shared);
+        }
+        if self.last_poll.is_some_and(|t| t.elapsed() < POLL) {
+            return self.idle;
+        }
+        self.last_poll = Some(Instant::now());
+        // A sink that cannot tell is always watched.
+        let watched = sink.has_consumers().unwrap_or(true);
+        if watched != self.idle {
+            // The state agrees with what is seen: nothing to debounce.
+            self.since = None;
+            return self.idle;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        let hold = if self.idle { WAKE_AFTER } else { SLEEP_AFTER };
+        if since.elapsed() >= hold {
+            self.since = None;
+            return self.set(!watched, shared);
+        }
+        self.idle
+    }
+
+    /// Idle, with a consumer seen: the output runs at full rate again (the placeholder) while
+    /// the wake-up is debounced and the camera starts.
+    fn waking(&self) -> bool {
+        self.idle && self.since.is_some()
+    }
+
+    fn set(&mut self, idle: bool, shared: &Shared) -> bool {
+        if idle != self.idle {
+            if idle {
+                tracing::info!(
+                    "on demand: no app reads the virtual camera; camera off until one opens it"
+                );
+            } else {
+                tracing::info!("on demand: an app opened the virtual camera; starting the camera");
+            }
+            self.idle = idle;
+            shared
+                .idle
+                .store(idle, std::sync::atomic::Ordering::Relaxed);
+        }
+        idle
     }
 }
 

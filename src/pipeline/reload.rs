@@ -138,31 +138,27 @@ pub(crate) fn watch_config(w: Watch, cell: Arc<ConfigCell>) -> Option<notify::Re
         }
         // The slow parts are built here, off the frame loop: the stages only swap them in, so
         // a reload never stalls the output.
-        let layers = if new.layers != plan.specs() {
-            match plan.prepare(&new.layers, width, height) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    return tracing::error!(
-                        "{}: {e}; keeping the last good configuration",
-                        file.display()
-                    )
-                }
+        let prepared = (|| -> Result<_, Box<dyn std::error::Error>> {
+            let layers = if new.layers != plan.specs() {
+                Some(plan.prepare(&new.layers, width, height)?)
+            } else {
+                None
+            };
+            let model = if good.model_changed(&new) {
+                Some(Segmenter::for_frames(&new, Some((width, height)))?)
+            } else {
+                None
+            };
+            Ok((layers, model))
+        })();
+        let (layers, model) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                return tracing::error!(
+                    "{}: {e}; keeping the last good configuration",
+                    file.display()
+                )
             }
-        } else {
-            None
-        };
-        let model = if good.model_changed(&new) {
-            match Segmenter::for_frames(&new, Some((width, height))) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    return tracing::error!(
-                        "{}: {e}; keeping the last good configuration",
-                        file.display()
-                    )
-                }
-            }
-        } else {
-            None
         };
         if let Some(p) = &layers {
             plan = p.plan().clone();
