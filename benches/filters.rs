@@ -84,9 +84,24 @@ fn filters(c: &mut Criterion) {
     ]);
     let q = |p: PathBuf| format!("{:?}", p.to_str().unwrap());
     let astronaut = q(data("footage/stills/skimage_astronaut.png"));
+    let hopper = q(data("footage/stills/mpl_grace_hopper.jpg"));
     let cases: Vec<(&str, String)> = vec![
         ("baseline_input", "input: []".into()),
         ("image", format!("empty: [[\"image\", {astronaut}]]")),
+        // A portrait photo (512x600) fitted three ways: the fit is done once at decode, so the
+        // three cost the same per frame (contain's transparent bars aside).
+        (
+            "image_portrait_stretch",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: stretch}}]]"),
+        ),
+        (
+            "image_portrait_cover",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: cover}}]]"),
+        ),
+        (
+            "image_portrait_contain",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: contain}}]]"),
+        ),
         (
             "image_animated_gif",
             format!("empty: [[\"image\", {}]]", q(d.join("a.gif"))),

@@ -39,6 +39,11 @@ ff -f lavfi -i "life=s=128x128:rate=10:ratio=0.08:death_color=black:life_color=0
 ff -f lavfi -i "color=c=black:s=512x512,format=rgba" -frames:v 1 \
   -vf "geq=r=25:g=25:b=35:a='if(lt(hypot(X-229,Y-256),21)+lt(hypot(X-283,Y-256),21)+lt(abs(X-256),8)*lt(abs(Y-250),2),215,0)'" \
   "$TMP/glasses.png"
+# A tall (9:16) picture for the fit example: a sky gradient, a gold sun near the top, dark
+# ground at the bottom; stretching it to the square frame turns the sun into an oval.
+ff -f lavfi -i "gradients=s=288x512:c0=0x1d3557:c1=0xe76f51:x0=0:y0=0:x1=0:y1=512:nb_colors=2,format=rgb24" \
+  -frames:v 1 -vf "geq=r='if(lt(hypot(X-144,Y-150),90),255,if(gt(Y,420),30,r(X,Y)))':g='if(lt(hypot(X-144,Y-150),90),209,if(gt(Y,420),60,g(X,Y)))':b='if(lt(hypot(X-144,Y-150),90),102,if(gt(Y,420),40,b(X,Y)))'" \
+  "$TMP/tall.png"
 # The input: the photo as a 1 s lossless clip at 30 fps.
 ff -loop 1 -i "$PHOTO" -t 1 -r 30 -c:v ffv1 -pix_fmt bgr0 "$TMP/input.mkv"
 # A green-screen shot of the same photo, made by Backdrop itself, for chroma_key.
@@ -82,4 +87,24 @@ while IFS='|' read -r name layers; do
   fi
   printf '%-18s %6d bytes\n' "$name" "$size"
 done <<< "$CASES"
+# fit: four configurations side by side (192x192 each), the YAML of docs/filters.md.
+FITS=(
+  '  - empty: [["image", "tall.png", "LINEAR", "stretch"]]\n  - foreground: []'
+  '  - empty: [["image", "tall.png"]]\n  - foreground: []'
+  '  - empty: [["image", {image_path: tall.png, anchor: top}]]\n  - foreground: []'
+  '  - input: [["blur", 30]]\n  - empty: [["image", {image_path: tall.png, fit: contain}]]\n  - foreground: []'
+)
+inputs=()
+for i in "${!FITS[@]}"; do
+  printf 'layers:\n%b\n' "${FITS[$i]}" > "$TMP/fit$i.yaml"
+  "$BIN" process "$TMP/input.mkv" -o "$TMP/fit$i.y4m" -c "$TMP/fit$i.yaml" --frames 21 -q 2>"$TMP/fit$i.log" || {
+    cat "$TMP/fit$i.log" >&2; exit 1; }
+  inputs+=(-i "$TMP/fit$i.y4m")
+done
+ff "${inputs[@]}" -frames:v 1 -pred mixed -filter_complex \
+  "[0:v]select=eq(n\,20),scale=192:192:flags=area[a];[1:v]select=eq(n\,20),scale=192:192:flags=area[b];[2:v]select=eq(n\,20),scale=192:192:flags=area[c];[3:v]select=eq(n\,20),scale=192:192:flags=area[d];[a][b][c][d]hstack=inputs=4,split[x][y];[x]palettegen=stats_mode=single[p];[y][p]paletteuse=dither=sierra2_4a" \
+  "$OUT/filter_image_fit.png"
+size=$(stat -c %s "$OUT/filter_image_fit.png")
+[ "$size" -lt 100000 ] || { echo "docs/img/filter_image_fit.png is $size bytes, over 100 KB" >&2; exit 1; }
+printf '%-18s %6d bytes\n' image_fit "$size"
 echo "pictures in $OUT"

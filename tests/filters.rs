@@ -744,6 +744,308 @@ fn image_alpha_is_kept() {
     });
 }
 
+// ---------- fit: pictures of another shape than the frame ----------
+
+/// A real photo as RGBA, scaled uniformly by `s` (image crate, Triangle), then the `w`x`h`
+/// window at (`x`, `y`) cut out: what `cover` must show, computed without Backdrop.
+fn uniform_window(src: &image::RgbImage, s: f64, x: u32, y: u32, w: u32, h: u32) -> Vec<u8> {
+    let (sw, sh) = (
+        (src.width() as f64 * s).round() as u32,
+        (src.height() as f64 * s).round() as u32,
+    );
+    let big = image::imageops::resize(src, sw, sh, image::imageops::FilterType::Triangle);
+    image::imageops::crop_imm(&big, x, y, w, h)
+        .to_image()
+        .into_raw()
+}
+
+/// Bounding box (x0, y0, x1, y1 inclusive) of the pixels brighter than `t` (luma) inside the
+/// rectangle `[x0, x1) x [y0, y1)` of `f`.
+fn bright_box(
+    f: &RgbFrame,
+    (x0, y0, x1, y1): (u32, u32, u32, u32),
+    t: f64,
+) -> (u32, u32, u32, u32) {
+    let mut b = (u32::MAX, u32::MAX, 0, 0);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if luma(px(f, x, y)) > t {
+                b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+            }
+        }
+    }
+    assert!(
+        b.0 <= b.2,
+        "nothing brighter than {t} in {x0},{y0}..{x1},{y1}"
+    );
+    b
+}
+
+/// Width / height of a box.
+fn aspect(b: (u32, u32, u32, u32)) -> f64 {
+    (b.2 - b.0 + 1) as f64 / (b.3 - b.1 + 1) as f64
+}
+
+/// Columns (or rows) at the left/top and right/bottom that are wholly `col`: the bars.
+fn bars(f: &RgbFrame, col: [u8; 3], vertical: bool) -> (u32, u32) {
+    let (n, m) = if vertical {
+        (f.width, f.height)
+    } else {
+        (f.height, f.width)
+    };
+    let all = |i: u32| {
+        (0..m).all(|j| {
+            let (x, y) = if vertical { (i, j) } else { (j, i) };
+            px(f, x, y) == col
+        })
+    };
+    let lead = (0..n).take_while(|&i| all(i)).count() as u32;
+    let trail = (0..n).rev().take_while(|&i| all(i)).count() as u32;
+    (lead, trail)
+}
+
+const MAGENTA: [u8; 3] = [255, 0, 255];
+
+/// The picture on a magenta layer (so `contain`'s transparent bars show as magenta).
+fn fitted(path: &Path, fit: &str, w: u32, h: u32) -> RgbFrame {
+    fitted_by("image", path, fit, w, h)
+}
+
+/// [`fitted`] with the `image` or `video` filter; `fit` holds keyword arguments or nothing.
+fn fitted_by(filter: &str, path: &Path, fit: &str, w: u32, h: u32) -> RgbFrame {
+    let f = RgbFrame::new(w, h);
+    let path_key = if filter == "image" {
+        "image_path"
+    } else {
+        "video_path"
+    };
+    let sep = if fit.is_empty() { "" } else { ", " };
+    run(
+        &format!(
+            "  - input: [[\"solid_color\", 255, 0, 255]]\n  - empty: [[\"{filter}\", {{{path_key}: {}{sep}{fit}}}]]\n",
+            q(path)
+        ),
+        &f,
+        &empty_mask(&f),
+    )
+}
+
+/// The old behaviour, by hand: the whole picture to the frame with fast_image_resize's
+/// bilinear convolution (what `image` did before `fit` existed).
+fn stretched_by_hand(src: &image::RgbImage, w: u32, h: u32) -> Vec<u8> {
+    use fast_image_resize as fr;
+    let rgba = image::DynamicImage::ImageRgb8(src.clone()).to_rgba8();
+    let s = fr::images::ImageRef::new(
+        src.width(),
+        src.height(),
+        rgba.as_raw(),
+        fr::PixelType::U8x4,
+    )
+    .unwrap();
+    let mut d = fr::images::Image::new(w, h, fr::PixelType::U8x4);
+    fr::Resizer::new()
+        .resize(
+            &s,
+            &mut d,
+            &fr::ResizeOptions::new()
+                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+        )
+        .unwrap();
+    d.buffer()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
+}
+
+/// Grace Hopper's portrait (512x600) as the background of a 1280x720 camera. The known feature
+/// is her name tag, a light plate on the dark uniform (88x32 pixels in the photo, at 79..166 x
+/// 484..515): its shape is measured in the output of each fit.
+#[test]
+fn fit_keeps_the_shape_of_a_portrait_photo() {
+    let path = need("footage/stills/mpl_grace_hopper.jpg");
+    let src = image::open(&path).unwrap().to_rgb8();
+    let (sw, sh, w, h) = (512u32, 600u32, 1280u32, 720u32);
+    assert_eq!(src.dimensions(), (sw, sh));
+    let photo = rgb_image(src.clone());
+    let tag = bright_box(&photo, (60, 470, 200, 530), 150.0);
+    assert_eq!(tag, (79, 484, 166, 515), "the name tag in the photo");
+    let tag_aspect = aspect(tag);
+
+    // contain: the whole photo, 1.2x, centred between two magenta bars.
+    let out = fitted(&path, "fit: contain", w, h);
+    let (l, r) = bars(&out, MAGENTA, true);
+    let pic_w = w - l - r;
+    assert_eq!(bars(&out, MAGENTA, false), (0, 0), "no bars above or below");
+    assert!(l.abs_diff(r) <= 1, "centred: bars {l} and {r}");
+    let shape = pic_w as f64 / h as f64;
+    assert!(
+        (shape / (sw as f64 / sh as f64) - 1.0).abs() < 0.002,
+        "contain: picture {pic_w}x{h} is not the photo's shape"
+    );
+    let found = bright_box(&out, (l + 60, 560, l + 220, 640), 150.0);
+    let ratio = aspect(found) / tag_aspect;
+    println!("portrait contain: bars {l}+{r}, picture {pic_w}x{h}, tag {found:?}, shape ratio {ratio:.3}");
+    assert!(
+        (ratio - 1.0).abs() < 0.06,
+        "contain: the tag's shape changed by {ratio}"
+    );
+    assert!(
+        ((found.2 - found.0 + 1) as f64 / 88.0 - 1.2).abs() < 0.05,
+        "contain scales by 1.2: {found:?}"
+    );
+
+    // cover: 2.5x (1280x1500), 720 of its 1500 rows shown; the anchor chooses which.
+    let s = 2.5;
+    for (anchor, top) in [("center", 390u32), ("top", 0), ("bottom", 780)] {
+        let fit = if anchor == "center" {
+            String::new() // the default
+        } else {
+            format!("anchor: {anchor}")
+        };
+        let out = fitted(&path, &fit, w, h);
+        assert_eq!(bars(&out, MAGENTA, true), (0, 0), "cover has no bars");
+        let want = uniform_window(&src, s, 0, top, w, h);
+        let d = mean_abs_diff(&out.data, &want);
+        // Each other anchor's window is far off: the kept part is the right one.
+        for other in [0u32, 390, 780].into_iter().filter(|&t| t != top) {
+            let o = mean_abs_diff(&out.data, &uniform_window(&src, s, 0, other, w, h));
+            assert!(
+                o > d + 10.0,
+                "cover {anchor}: rows from {other} fit as well ({o} vs {d})"
+            );
+        }
+        let stretched = mean_abs_diff(&out.data, &stretched_by_hand(&src, w, h));
+        println!("portrait cover {anchor}: {d:.2} from the uniform 2.5x window at row {top}, {stretched:.2} from the stretched photo");
+        assert!(
+            d < 1.5,
+            "cover {anchor}: {d} from the uniform 2.5x window at row {top}"
+        );
+        if anchor == "bottom" {
+            // The name tag is in the kept bottom: 2.5x its size, same shape, at 2.5 x (484 - 312).
+            let found = bright_box(&out, (150, 380, 470, 560), 150.0);
+            let ratio = aspect(found) / tag_aspect;
+            println!("portrait cover bottom: tag {found:?}, shape ratio {ratio:.3}");
+            assert!(
+                (ratio - 1.0).abs() < 0.06,
+                "cover: the tag's shape changed by {ratio}"
+            );
+            assert!(
+                found.1.abs_diff(430) <= 4 && found.0.abs_diff(197) <= 4,
+                "{found:?}"
+            );
+        }
+    }
+
+    // stretch: the old behaviour, byte for byte, and the tag comes out 2.08 times wider.
+    let out = fitted(&path, "fit: stretch", w, h);
+    assert_eq!(out.data, stretched_by_hand(&src, w, h), "stretch changed");
+    let found = bright_box(&out, (150, 560, 450, 640), 150.0);
+    let ratio = aspect(found) / tag_aspect;
+    let want = (w as f64 / sw as f64) / (h as f64 / sh as f64);
+    println!("portrait stretch: tag {found:?}, shape ratio {ratio:.3} (expected {want:.3})");
+    assert!(
+        (ratio / want - 1.0).abs() < 0.06,
+        "stretch: tag ratio {ratio}"
+    );
+}
+
+/// A panorama (a 1280x320 strip of the Zidane photo, 4:1) on a 640x360 frame: `contain`
+/// shows all of it between bars above and below, `cover` keeps the middle, left or right.
+#[test]
+fn fit_keeps_the_shape_of_a_panorama() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = image::open(need("footage/stills/ultralytics_zidane.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let src = image::imageops::crop_imm(&full, 0, 120, 1280, 320).to_image();
+    let path = dir.path().join("panorama.png");
+    src.save(&path).unwrap();
+    let (w, h) = (640u32, 360u32);
+
+    let out = fitted(&path, "fit: contain", w, h);
+    let (t, b) = bars(&out, MAGENTA, false);
+    assert_eq!(bars(&out, MAGENTA, true), (0, 0), "no bars at the sides");
+    println!("panorama contain: bars {t}+{b}, picture {w}x{}", h - t - b);
+    assert_eq!((t, b), (100, 100), "640x160 picture centred");
+    let want = image::imageops::resize(&src, 640, 160, image::imageops::FilterType::Triangle);
+    let shown = &out.data[(t * w * 3) as usize..((h - b) * w * 3) as usize];
+    let d = mean_abs_diff(shown, want.as_raw());
+    assert!(d < 1.5, "contain: {d} from the photo at half size");
+    // anchor: top puts the picture at the top, the bars below.
+    let out = fitted(&path, "fit: contain, anchor: top", w, h);
+    assert_eq!(bars(&out, MAGENTA, false), (0, 200));
+
+    // cover: 1.125x (1440x360), 640 of its 1440 columns shown.
+    for (anchor, left) in [("center", 400u32), ("left", 0), ("right", 800)] {
+        let out = fitted(&path, &format!("fit: cover, anchor: {anchor}"), w, h);
+        let d = mean_abs_diff(&out.data, &uniform_window(&src, 1.125, left, 0, w, h));
+        for other in [0u32, 400, 800].into_iter().filter(|&l| l != left) {
+            let o = mean_abs_diff(&out.data, &uniform_window(&src, 1.125, other, 0, w, h));
+            assert!(
+                o > d + 10.0,
+                "cover {anchor}: columns from {other} fit as well ({o} vs {d})"
+            );
+        }
+        println!("panorama cover {anchor}: {d:.2} from the uniform 1.125x window at column {left}");
+        assert!(
+            d < 1.5,
+            "cover {anchor}: {d} from the uniform window at column {left}"
+        );
+    }
+
+    let out = fitted(&path, "fit: stretch", w, h);
+    assert_eq!(out.data, stretched_by_hand(&src, w, h), "stretch changed");
+}
+
+/// Videos are scaled by ffmpeg as they are decoded: the same fits give the same pictures as
+/// `image` (within the two scalers' difference), checked on the panorama as a lossless clip.
+#[test]
+fn video_fits_like_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = image::open(need("footage/stills/ultralytics_zidane.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let strip = dir.path().join("panorama.png");
+    image::imageops::crop_imm(&full, 0, 120, 1280, 320)
+        .to_image()
+        .save(&strip)
+        .unwrap();
+    let clip = dir.path().join("panorama.mkv");
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        strip.to_str().unwrap(),
+        "-t",
+        "0.2",
+        "-r",
+        "10",
+        "-c:v",
+        "ffv1",
+        "-pix_fmt",
+        "bgr0",
+        clip.to_str().unwrap(),
+    ]);
+    let (w, h) = (640u32, 360u32);
+    for fit in [
+        "",
+        "fit: cover, anchor: right",
+        "fit: contain, anchor: bottom",
+        "fit: stretch",
+    ] {
+        let pic = fitted(&strip, fit, w, h);
+        let vid = fitted_by("video", &clip, fit, w, h);
+        let d = mean_abs_diff(&pic.data, &vid.data);
+        println!("video vs image, {fit:?}: {d:.2}");
+        assert!(d < 2.0, "{fit:?}: video and image differ by {d}");
+        let (pb, vb) = (bars(&pic, MAGENTA, false), bars(&vid, MAGENTA, false));
+        assert!(
+            pb.0.abs_diff(vb.0) <= 1 && pb.1.abs_diff(vb.1) <= 1,
+            "{fit:?}: bars {pb:?} (image) and {vb:?} (video)"
+        );
+    }
+}
+
 /// Makes an animated GIF, APNG and WebP from 6 real frames (5 fps) and checks that the `image`
 /// filter plays each: the frame shown at time t is source frame floor(t * 5) mod 6.
 #[test]
@@ -1170,8 +1472,8 @@ fn every_filter_accepts_the_three_argument_forms() {
     let cases = [
         (
             "image",
-            "[\"bg.png\", NEAREST]",
-            "{image_path: bg.png, interpolation_method: NEAREST}",
+            "[\"bg.png\", NEAREST, contain, top]",
+            "{image_path: bg.png, interpolation_method: NEAREST, fit: contain, anchor: top}",
         ),
         (
             "image_sequence",
@@ -1180,8 +1482,8 @@ fn every_filter_accepts_the_three_argument_forms() {
         ),
         (
             "video",
-            "[\"v.mp4\", 12, NEAREST]",
-            "{video_path: v.mp4, target_fps: 12, interpolation_method: NEAREST}",
+            "[\"v.mp4\", 12, NEAREST, stretch]",
+            "{video_path: v.mp4, target_fps: 12, interpolation_method: NEAREST, fit: stretch}",
         ),
         ("blur", "[10, 4]", "{intensity_x: 10, intensity_y: 4}"),
         (
@@ -1251,7 +1553,7 @@ fn every_filter_accepts_the_three_argument_forms() {
         assert_eq!(a, b, "{name}");
     }
     let a = specs("  - empty: [[\"image_sequence\", \"f\"]]\n");
-    let b = specs("  - empty: [[\"image_sequence\", \"f\", 10, LINEAR]]\n");
+    let b = specs("  - empty: [[\"image_sequence\", \"f\", 10, LINEAR, cover, center]]\n");
     assert_eq!(a, b);
 }
 
@@ -1395,10 +1697,23 @@ fn timing_of_every_filter_at_720p() {
         d.join("bg10.mp4").to_str().unwrap(),
     ]);
     let astronaut = q(&need("footage/stills/skimage_astronaut.png"));
+    let hopper = q(&need("footage/stills/mpl_grace_hopper.jpg"));
     let bg = q(&d.join("bg10.mp4"));
     let cases: Vec<(&str, String)> = vec![
         ("(no filter: input layer)", "input: []".into()),
         ("image", format!("empty: [[\"image\", {astronaut}]]")),
+        (
+            "image, portrait photo, fit stretch",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: stretch}}]]"),
+        ),
+        (
+            "image, portrait photo, fit cover",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: cover}}]]"),
+        ),
+        (
+            "image, portrait photo, fit contain",
+            format!("empty: [[\"image\", {{image_path: {hopper}, fit: contain}}]]"),
+        ),
         (
             "image (animated GIF)",
             format!("empty: [[\"image\", {}]]", q(&d.join("a.gif"))),

@@ -48,8 +48,9 @@ pub fn build_filter(
     let media = |filter: &'static str,
                  src: MediaSource,
                  path: &std::path::Path,
-                 interp: crate::config::Interpolation| {
-        Media::open(&src, w, h, interp, media_budget)
+                 interp: crate::config::Interpolation,
+                 fit: crate::config::Fit| {
+        Media::open(&src, w, h, interp, fit, media_budget)
             .map(|media| Box::new(Show { media }) as Box<dyn FilterOp>)
             .map_err(|reason| ComposeError::Media {
                 layer: layer.to_string(),
@@ -62,16 +63,19 @@ pub fn build_filter(
         Filter::Image {
             path,
             interpolation,
+            fit,
         } => media(
             "image",
             MediaSource::Picture(path.clone()),
             path,
             *interpolation,
+            *fit,
         )?,
         Filter::ImageSequence {
             path,
             fps,
             interpolation,
+            fit,
         } => media(
             "image_sequence",
             MediaSource::Sequence {
@@ -80,11 +84,13 @@ pub fn build_filter(
             },
             path,
             *interpolation,
+            *fit,
         )?,
         Filter::Video {
             path,
             target_fps,
             interpolation,
+            fit,
         } => media(
             "video",
             MediaSource::Video {
@@ -93,6 +99,7 @@ pub fn build_filter(
             },
             path,
             *interpolation,
+            *fit,
         )?,
         Filter::Blur { x, y } => Box::new(Blur::new(*x, *y, false, layer)),
         Filter::GaussianBlur { x, y } => Box::new(Blur::new(*x, *y, true, layer)),

@@ -8,10 +8,11 @@
 //! frames of memory and one decoder's CPU instead of failing. Either way the choice and the memory
 //! used are logged when the layer is built.
 
-use crate::config::Interpolation;
+use crate::config::{Fit, Interpolation};
 use crate::frame::RgbaImage;
 use fast_image_resize::{
-    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    images::CroppedImageMut, images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg,
+    ResizeOptions, Resizer,
 };
 use image::AnimationDecoder;
 use std::io::BufReader;
@@ -99,15 +100,17 @@ impl std::fmt::Debug for Media {
 }
 
 impl Media {
-    /// Decodes `src` at `w`x`h`; keeps it in memory when it fits `budget` bytes, else streams it.
+    /// Decodes `src` at `w`x`h`, fitted as `fit` says; keeps it in memory when it fits `budget`
+    /// bytes, else streams it.
     pub fn open(
         src: &MediaSource,
         w: u32,
         h: u32,
         interp: Interpolation,
+        fit: Fit,
         budget: usize,
     ) -> Result<Media, String> {
-        let opener = Opener::resolve(src, w, h, interp)?;
+        let opener = Opener::resolve(src, w, h, interp, fit)?;
         let label = opener.label();
         // Skip decoding what certainly cannot fit (at 3 bytes a pixel, the least a frame takes).
         let too_big = opener
@@ -116,10 +119,11 @@ impl Media {
         if !too_big {
             if let Some(anim) = Animation::decode(&opener, budget)? {
                 tracing::info!(
-                    "{label}: {} frame(s) at {w}x{h}, {} MiB in memory (media budget {} MiB left before it)",
+                    "{label}: {} frame(s) at {w}x{h}, {} MiB in memory (media budget {} MiB left before it; fit {})",
                     anim.frames.len(),
                     mib(anim.bytes()),
-                    mib(budget)
+                    mib(budget),
+                    opener.fit
                 );
                 return Ok(Media {
                     inner: Inner::Memory(anim),
@@ -428,6 +432,7 @@ struct Opener {
     w: u32,
     h: u32,
     interp: Interpolation,
+    fit: Fit,
 }
 
 #[derive(Clone)]
@@ -494,7 +499,13 @@ fn animation_format(path: &Path) -> Result<Option<AnimFormat>, String> {
 }
 
 impl Opener {
-    fn resolve(src: &MediaSource, w: u32, h: u32, interp: Interpolation) -> Result<Opener, String> {
+    fn resolve(
+        src: &MediaSource,
+        w: u32,
+        h: u32,
+        interp: Interpolation,
+        fit: Fit,
+    ) -> Result<Opener, String> {
         let kind = match src {
             MediaSource::Picture(path) => {
                 if !path.is_file() {
@@ -544,7 +555,13 @@ impl Opener {
                 }
             }
         };
-        Ok(Opener { kind, w, h, interp })
+        Ok(Opener {
+            kind,
+            w,
+            h,
+            interp,
+            fit,
+        })
     }
 
     fn label(&self) -> String {
@@ -582,6 +599,7 @@ impl Opener {
             w: self.w,
             h: self.h,
             interp: self.interp,
+            fit: self.fit,
         };
         Ok(match &self.kind {
             Kind::Still(path) => Box::new(StillReader {
@@ -629,8 +647,8 @@ impl Opener {
                     "bilinear"
                 };
                 let vf = format!(
-                    "fps={fps:.4},scale={}:{}:flags={flags},format=rgba",
-                    self.w, self.h
+                    "fps={fps:.4},{}",
+                    ffmpeg_fit(self.w, self.h, flags, self.fit)
                 );
                 let frame_bytes = self.w as usize * self.h as usize * 4;
                 let dec = crate::ffmpeg::Decoder::spawn(path, "rgba", Some(&vf), frame_bytes)
@@ -718,11 +736,44 @@ struct Scaler {
     w: u32,
     h: u32,
     interp: Interpolation,
+    fit: Fit,
 }
 
 impl Scaler {
     fn scale(&mut self, src: &RgbaImage, dst: &mut RgbaImage) {
-        scale_rgba(&mut self.resizer, src, self.w, self.h, self.interp, dst);
+        scale_rgba(
+            &mut self.resizer,
+            src,
+            self.w,
+            self.h,
+            self.interp,
+            self.fit,
+            dst,
+        );
+    }
+}
+
+/// ffmpeg filters that scale a video to `w`x`h` as `fit` says, ending in RGBA: the same
+/// geometry as [`placement`], worked out by ffmpeg on the frames it decodes (so rotated phone
+/// videos fit by their upright shape). ffmpeg scales here because the frames cross the pipe
+/// at output size (a 4K video's frames would be 33 MB each at full size).
+fn ffmpeg_fit(w: u32, h: u32, flags: &str, fit: Fit) -> String {
+    match fit {
+        Fit::Stretch => format!("scale={w}:{h}:flags={flags},format=rgba"),
+        Fit::Cover(anchor) => {
+            let (ax, ay) = anchor.fractions();
+            format!(
+                "scale={w}:{h}:flags={flags}:force_original_aspect_ratio=increase,format=rgba,\
+                 crop={w}:{h}:(iw-ow)*{ax}:(ih-oh)*{ay}"
+            )
+        }
+        Fit::Contain(anchor) => {
+            let (ax, ay) = anchor.fractions();
+            format!(
+                "scale={w}:{h}:flags={flags}:force_original_aspect_ratio=decrease,format=rgba,\
+                 pad={w}:{h}:(ow-iw)*{ax}:(oh-ih)*{ay}:color=black@0"
+            )
+        }
     }
 }
 
@@ -851,17 +902,77 @@ fn decode_picture(path: &Path) -> Result<RgbaImage, String> {
     })
 }
 
-/// Scales an RGBA picture to `w`x`h` (alpha-aware, so transparent edges do not darken).
+/// Where a picture lands in the frame: the part of the picture shown and the part of the frame
+/// it covers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// Shown part of the picture: left, top, width, height in picture pixels (fractional for
+    /// `cover`, so the scale is exactly the same on both axes).
+    pub src: [f64; 4],
+    /// Covered part of the frame: left, top, width, height in frame pixels; the rest is
+    /// transparent (only `contain` leaves a rest).
+    pub dst: [u32; 4],
+}
+
+/// The placement of a `sw`x`sh` picture in a `w`x`h` frame for `fit`.
+pub fn placement(sw: u32, sh: u32, w: u32, h: u32, fit: Fit) -> Placement {
+    let (sw_f, sh_f, w_f, h_f) = (sw as f64, sh as f64, w as f64, h as f64);
+    let whole = Placement {
+        src: [0.0, 0.0, sw_f, sh_f],
+        dst: [0, 0, w, h],
+    };
+    match fit {
+        Fit::Stretch => whole,
+        Fit::Cover(anchor) => {
+            let s = (w_f / sw_f).max(h_f / sh_f);
+            let (cw, ch) = ((w_f / s).min(sw_f), (h_f / s).min(sh_f));
+            // Same shape to within a pixel: nothing to cut, the whole picture is scaled.
+            if sw_f - cw < 0.5 && sh_f - ch < 0.5 {
+                return whole;
+            }
+            let (ax, ay) = anchor.fractions();
+            Placement {
+                src: [(sw_f - cw) * ax, (sh_f - ch) * ay, cw, ch],
+                dst: [0, 0, w, h],
+            }
+        }
+        Fit::Contain(anchor) => {
+            let s = (w_f / sw_f).min(h_f / sh_f);
+            let dw = ((sw_f * s).round() as u32).clamp(1, w);
+            let dh = ((sh_f * s).round() as u32).clamp(1, h);
+            let (ax, ay) = anchor.fractions();
+            Placement {
+                src: [0.0, 0.0, sw_f, sh_f],
+                dst: [
+                    ((w - dw) as f64 * ax).round() as u32,
+                    ((h - dh) as f64 * ay).round() as u32,
+                    dw,
+                    dh,
+                ],
+            }
+        }
+    }
+}
+
+/// Scales an RGBA picture to `w`x`h` as `fit` says (alpha-aware, so transparent edges do not
+/// darken). `contain` leaves the bars transparent, so the layers below show there.
 pub fn scale_rgba(
     resizer: &mut Resizer,
     src: &RgbaImage,
     w: u32,
     h: u32,
     interp: Interpolation,
+    fit: Fit,
     dst: &mut RgbaImage,
 ) {
     dst.reshape(w, h);
-    if src.width == w && src.height == h {
+    let p = placement(src.width, src.height, w, h, fit);
+    let [dx, dy, dw, dh] = p.dst;
+    if (dw, dh) != (w, h) {
+        dst.data.fill(0);
+    }
+    let whole_src = p.src == [0.0, 0.0, src.width as f64, src.height as f64];
+    if whole_src && (src.width, src.height) == (w, h) {
         dst.data.copy_from_slice(&src.data);
         return;
     }
@@ -873,9 +984,18 @@ pub fn scale_rgba(
         Interpolation::Linear => ResizeAlg::Convolution(FilterType::Bilinear),
         Interpolation::Nearest => ResizeAlg::Nearest,
     };
-    resizer
-        .resize(&s, &mut d, &ResizeOptions::new().resize_alg(alg))
-        .expect("same pixel type");
+    let mut opts = ResizeOptions::new().resize_alg(alg);
+    if !whole_src {
+        let [l, t, cw, ch] = p.src;
+        opts = opts.crop(l, t, cw, ch);
+    }
+    let done = if (dw, dh) == (w, h) {
+        resizer.resize(&s, &mut d, &opts)
+    } else {
+        let mut part = CroppedImageMut::new(&mut d, dx, dy, dw, dh).expect("inside the frame");
+        resizer.resize(&s, &mut part, &opts)
+    };
+    done.expect("same pixel type, crop inside the picture");
 }
 
 /// Reads an image file into RGB (for `process` on a photo).

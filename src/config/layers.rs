@@ -30,6 +30,54 @@ pub enum Interpolation {
     Nearest,
 }
 
+/// How a picture or video whose shape differs from the frame's fills it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Scaled to fill the frame, the overflow cut off; the anchor says which part stays.
+    Cover(FitAnchor),
+    /// Scaled to fit inside the frame, transparent bars beside or above and below it; the
+    /// anchor says where it sits.
+    Contain(FitAnchor),
+    /// Scaled to the frame's shape, distorting it (the original tool's behaviour).
+    Stretch,
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Fit::Cover(FitAnchor::Center)
+    }
+}
+
+/// Which part of a picture `cover` keeps (and where `contain` places it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FitAnchor {
+    /// The middle.
+    #[default]
+    Center,
+    /// The top edge (of a picture taller than the frame).
+    Top,
+    /// The bottom edge.
+    Bottom,
+    /// The left edge (of a picture wider than the frame).
+    Left,
+    /// The right edge.
+    Right,
+}
+
+impl FitAnchor {
+    /// Horizontal and vertical position as fractions of the free or cut space: 0 left/top,
+    /// 0.5 centre, 1 right/bottom.
+    pub fn fractions(self) -> (f64, f64) {
+        match self {
+            FitAnchor::Center => (0.5, 0.5),
+            FitAnchor::Top => (0.5, 0.0),
+            FitAnchor::Bottom => (0.5, 1.0),
+            FitAnchor::Left => (0.0, 0.5),
+            FitAnchor::Right => (1.0, 0.5),
+        }
+    }
+}
+
 /// Anchor of `translate_to_head`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anchor {
@@ -46,18 +94,21 @@ pub enum Filter {
     Image {
         path: PathBuf,
         interpolation: Interpolation,
+        fit: Fit,
     },
     /// Animation from a folder of pictures.
     ImageSequence {
         path: PathBuf,
         fps: f32,
         interpolation: Interpolation,
+        fit: Fit,
     },
     /// Looping video (or animated picture).
     Video {
         path: PathBuf,
         target_fps: Option<f32>,
         interpolation: Interpolation,
+        fit: Fit,
     },
     /// Box blur with kernel sizes in pixels.
     Blur { x: u32, y: u32 },
@@ -123,6 +174,8 @@ const SIGS: &[Sig] = &[
         params: &[
             ("image_path", Required),
             ("interpolation_method", Value("LINEAR")),
+            ("fit", Value("cover")),
+            ("anchor", Value("center")),
         ],
     },
     Sig {
@@ -131,6 +184,8 @@ const SIGS: &[Sig] = &[
             ("images_path", Required),
             ("fps", Value("10")),
             ("interpolation_method", Value("LINEAR")),
+            ("fit", Value("cover")),
+            ("anchor", Value("center")),
         ],
     },
     Sig {
@@ -139,6 +194,8 @@ const SIGS: &[Sig] = &[
             ("video_path", Required),
             ("target_fps", Optional),
             ("interpolation_method", Value("LINEAR")),
+            ("fit", Value("cover")),
+            ("anchor", Value("center")),
         ],
     },
     Sig {
@@ -331,6 +388,28 @@ impl Args<'_> {
             _ => Err(self.bad("interpolation_method", "LINEAR or NEAREST")),
         }
     }
+
+    /// `fit` and `anchor` of the media filters.
+    fn fit(&self) -> Result<Fit, String> {
+        let anchor = match self.string("anchor")?.to_ascii_lowercase().as_str() {
+            "center" | "centre" => FitAnchor::Center,
+            "top" => FitAnchor::Top,
+            "bottom" => FitAnchor::Bottom,
+            "left" => FitAnchor::Left,
+            "right" => FitAnchor::Right,
+            _ => return Err(self.bad("anchor", "center, top, bottom, left or right")),
+        };
+        match self.string("fit")?.to_ascii_lowercase().as_str() {
+            "cover" => Ok(Fit::Cover(anchor)),
+            "contain" => Ok(Fit::Contain(anchor)),
+            "stretch" if anchor == FitAnchor::Center => Ok(Fit::Stretch),
+            "stretch" => Err(format!(
+                "argument `anchor` has no effect with fit `stretch` (the whole picture fills the frame); use fit cover or contain, or leave anchor out; expected {}",
+                self.sig.usage()
+            )),
+            _ => Err(self.bad("fit", "cover, contain or stretch")),
+        }
+    }
 }
 
 fn show(v: &Value) -> String {
@@ -420,16 +499,19 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
         "image" => Filter::Image {
             path: a.string("image_path")?.into(),
             interpolation: a.interpolation()?,
+            fit: a.fit()?,
         },
         "image_sequence" => Filter::ImageSequence {
             path: a.string("images_path")?.into(),
             fps: a.float("fps", 0.01, 240.0)? as f32,
             interpolation: a.interpolation()?,
+            fit: a.fit()?,
         },
         "video" => Filter::Video {
             path: a.string("video_path")?.into(),
             target_fps: a.opt_float("target_fps", 0.01, 240.0)?.map(|f| f as f32),
             interpolation: a.interpolation()?,
+            fit: a.fit()?,
         },
         "blur" => Filter::Blur {
             x: a.int("intensity_x", 0, 500)? as u32,
@@ -569,6 +651,23 @@ impl LayerSpec {
     }
 }
 
+impl fmt::Display for Fit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let anchor = |a: &FitAnchor| match a {
+            FitAnchor::Center => "",
+            FitAnchor::Top => ", top",
+            FitAnchor::Bottom => ", bottom",
+            FitAnchor::Left => ", left",
+            FitAnchor::Right => ", right",
+        };
+        match self {
+            Fit::Cover(a) => write!(f, "cover{}", anchor(a)),
+            Fit::Contain(a) => write!(f, "contain{}", anchor(a)),
+            Fit::Stretch => f.write_str("stretch"),
+        }
+    }
+}
+
 impl fmt::Display for LayerSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(LAYER_SOURCES[*self as usize])
@@ -629,11 +728,60 @@ mod tests {
             filter(r#"["image", "bg.jpg", "NEAREST"]"#).unwrap(),
             Filter::Image {
                 path: "bg.jpg".into(),
-                interpolation: Interpolation::Nearest
+                interpolation: Interpolation::Nearest,
+                fit: Fit::Cover(FitAnchor::Center),
             }
         );
         let e = filter(r#"["image", "bg.jpg", "CUBIC"]"#).unwrap_err();
         assert!(e.contains("LINEAR or NEAREST"), "{e}");
+    }
+
+    #[test]
+    fn fit_in_all_three_forms() {
+        let fit = |yaml: &str| match filter(yaml) {
+            Ok(Filter::Image { fit, .. })
+            | Ok(Filter::ImageSequence { fit, .. })
+            | Ok(Filter::Video { fit, .. }) => Ok(fit),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let top = Fit::Cover(FitAnchor::Top);
+        assert_eq!(
+            fit(r#"["image", "a.jpg", "LINEAR", "cover", "top"]"#),
+            Ok(top)
+        );
+        assert_eq!(
+            fit(r#"["image", ["a.jpg", "LINEAR", "cover", "top"]]"#),
+            Ok(top)
+        );
+        assert_eq!(
+            fit(r#"["image", {image_path: a.jpg, anchor: top}]"#),
+            Ok(top)
+        );
+        assert_eq!(fit(r#"["image", "a.jpg"]"#), Ok(Fit::default()));
+        assert_eq!(
+            fit(r#"["image_sequence", {images_path: d, fit: CONTAIN, anchor: left}]"#),
+            Ok(Fit::Contain(FitAnchor::Left))
+        );
+        assert_eq!(
+            fit(r#"["video", "v.mp4", null, "LINEAR", "stretch"]"#),
+            Ok(Fit::Stretch)
+        );
+        assert_eq!(
+            fit(r#"["video", {video_path: v.mp4, fit: contain}]"#),
+            Ok(Fit::Contain(FitAnchor::Center))
+        );
+        let e = fit(r#"["image", {image_path: a.jpg, fit: fill}]"#).unwrap_err();
+        assert!(
+            e.contains("`fit`")
+                && e.contains("cover, contain or stretch")
+                && e.contains("\"fill\""),
+            "{e}"
+        );
+        let e = fit(r#"["image", {image_path: a.jpg, anchor: middle}]"#).unwrap_err();
+        assert!(e.contains("center, top, bottom, left or right"), "{e}");
+        let e = fit(r#"["image", {image_path: a.jpg, fit: stretch, anchor: top}]"#).unwrap_err();
+        assert!(e.contains("no effect with fit `stretch`"), "{e}");
     }
 
     #[test]
@@ -682,7 +830,8 @@ mod tests {
             vec![
                 Filter::Image {
                     path: "/cfg/images/fog.jpg".into(),
-                    interpolation: Interpolation::Linear
+                    interpolation: Interpolation::Linear,
+                    fit: Fit::default(),
                 },
                 Filter::Roll {
                     speed_x: 5,

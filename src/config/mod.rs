@@ -3,7 +3,8 @@
 mod layers;
 
 pub use layers::{
-    Anchor, Filter, FilterArg, Interpolation, LayerSource, LayerSpec, FILTER_NAMES, LAYER_SOURCES,
+    Anchor, Filter, FilterArg, Fit, FitAnchor, Interpolation, LayerSource, LayerSpec, FILTER_NAMES,
+    LAYER_SOURCES,
 };
 
 use serde::Deserialize;
