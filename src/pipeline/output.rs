@@ -83,6 +83,9 @@ impl Output {
             let probe = Probe::start();
             sink.write(&self.out)?;
             shared.stats.record("convert+write", probe.ms());
+            if let Some(t) = frame.captured {
+                shared.stats.record("latency", (t.elapsed().as_secs_f64() * 1e3, 0.0));
+            }
             report.frames_composed += 1;
             report.frames_out += 1;
             if let Some(p) = &self.progress {
