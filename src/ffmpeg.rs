@@ -369,11 +369,26 @@ impl Encoder {
             reason: e.to_string(),
         };
         let status = self.child.wait().map_err(io)?;
-        if !status.success() {
+        let err = stderr_text(&mut self.stderr);
+        // ffmpeg 5 exits 0 after "Error writing trailer ...: No space left on device" (or File
+        // too large): at `-v error` an encoder fed raw frames says nothing unless something
+        // failed, so anything it printed is a failure.
+        if !status.success() || !err.trim().is_empty() {
             return Err(FfmpegError::Io {
                 path: self.path.clone(),
-                reason: first_lines(&stderr_text(&mut self.stderr)),
+                reason: if err.trim().is_empty() {
+                    format!("ffmpeg stopped: {status}")
+                } else {
+                    first_lines(&err)
+                },
             });
+        }
+        // And the file must read back as a video (a device such as /dev/null is not checked).
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.is_file()) {
+            probe(&self.path).map_err(|e| FfmpegError::Io {
+                path: self.path.clone(),
+                reason: format!("the written file does not read back as a video: {e}"),
+            })?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Property tests of the config and layer parser: whatever the text, `Config::parse` returns (a
 //! config or an error with a message) quickly and never panics. A few hundred generated inputs
-//! per run, in a few seconds; failures proptest finds are kept in
+//! per run, in about a second; failures proptest finds are kept in
 //! `tests/config_props.regressions` (committed) and replayed first on every run, and crashes
 //! found so far are also spelt out in `known_crashers` below.
 
@@ -182,7 +182,7 @@ fn mutated() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(200))]
+    #![proptest_config(config(500))]
 
     #[test]
     fn generated_configs_parse_or_fail_cleanly(text in config_text()) {
