@@ -505,6 +505,15 @@ fn probe_output_format(virt: &Path) -> std::io::Result<()> {
     dev.set_format(BUF_TYPE_OUTPUT, pix).map(|_| ())
 }
 
+/// The fix for a `real_video_device` that is not a camera at all.
+const CAMERA_HINT: &str =
+    "set real_video_device to a camera listed by `backdrop devices` (usually /dev/video0)";
+
+fn is_char_device(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+}
+
 fn check_camera(r: &mut DoctorReport, cfg: &Config, cam: &Path) {
     if !cam.exists() {
         let cams: Vec<String> = list_devices()
@@ -527,13 +536,28 @@ fn check_camera(r: &mut DoctorReport, cfg: &Config, cam: &Path) {
         );
         return;
     }
+    if let Some(what) = crate::source::not_a_file(cam).filter(|_| !is_char_device(cam)) {
+        // A folder, a regular file, a symlink loop: no group membership fixes that.
+        let what = what.replace("not a file", "not a device");
+        r.add(
+            Level::Fail,
+            format!("real_video_device {} {what}", cam.display()),
+            Some(CAMERA_HINT.into()),
+        );
+        return;
+    }
     let dev = match Device::open(cam, true) {
         Ok(d) => d,
         Err(e) => {
+            let fix = if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
+                "add yourself to the video group: sudo usermod -aG video $USER, then log in again"
+            } else {
+                CAMERA_HINT
+            };
             r.add(
                 Level::Fail,
                 format!("cannot open camera {}: {e}", cam.display()),
-                Some("add yourself to the video group: sudo usermod -aG video $USER, then log in again".into()),
+                Some(fix.into()),
             );
             return;
         }
@@ -541,8 +565,11 @@ fn check_camera(r: &mut DoctorReport, cfg: &Config, cam: &Path) {
     let Ok(cap) = dev.query_cap() else {
         r.add(
             Level::Fail,
-            format!("{} is not a V4L2 device", cam.display()),
-            None,
+            format!(
+                "real_video_device {} is not a V4L2 capture device",
+                cam.display()
+            ),
+            Some(CAMERA_HINT.into()),
         );
         return;
     };

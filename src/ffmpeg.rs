@@ -63,11 +63,14 @@ fn parse_rate(s: &str) -> Option<f64> {
     (d > 0.0 && n > 0.0).then_some(n / d)
 }
 
-/// Reads size, rate and frame count of `path`'s first video stream.
+/// Reads size, rate and frame count of `path`'s first video stream. The size is the one ffmpeg
+/// decodes to: phones record portrait video as landscape frames with a rotation (display matrix
+/// side data, or the older `rotate` tag), which ffmpeg applies while decoding, so a quarter turn
+/// swaps width and height.
 pub fn probe(path: &Path) -> Result<VideoInfo, FfmpegError> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=width,height,avg_frame_rate,r_frame_rate,nb_frames")
+        .arg("stream=width,height,avg_frame_rate,r_frame_rate,nb_frames:stream_side_data=rotation:stream_tags=rotate")
         .args(["-of", "default=noprint_wrappers=1"])
         .arg(path)
         .output()
@@ -95,6 +98,16 @@ pub fn probe(path: &Path) -> Result<VideoInfo, FfmpegError> {
         .or_else(|| get("r_frame_rate").and_then(parse_rate))
         .unwrap_or(25.0);
     let frames = get("nb_frames").and_then(|v| v.parse().ok());
+    let rotation = get("rotation")
+        .or_else(|| get("TAG:rotate"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let quarter_turn = (rotation.round() as i64).rem_euclid(180) == 90;
+    let (width, height) = if quarter_turn {
+        (height, width)
+    } else {
+        (width, height)
+    };
     Ok(VideoInfo {
         width,
         height,
@@ -123,10 +136,44 @@ pub fn encode_mjpeg(path: &Path, w: u32, h: u32, max: usize) -> Result<Vec<u8>, 
     Ok(out.stdout)
 }
 
+/// Most of ffmpeg's stderr kept for error messages.
+const STDERR_KEEP: usize = 8 << 10;
+
+/// Reads a child's stderr on its own thread, so that an ffmpeg printing many decode errors never
+/// blocks on a full pipe (and with it, us); keeps the first [`STDERR_KEEP`] bytes.
+fn drain_stderr(child: &mut Child) -> Option<std::thread::JoinHandle<String>> {
+    let mut err = child.stderr.take()?;
+    std::thread::Builder::new()
+        .name("ffmpeg-stderr".into())
+        .spawn(move || {
+            let mut keep = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match err.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let room = STDERR_KEEP.saturating_sub(keep.len());
+                        keep.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            String::from_utf8_lossy(&keep).into_owned()
+        })
+        .ok()
+}
+
+/// What the stderr thread kept (once the child has exited).
+fn stderr_text(h: &mut Option<std::thread::JoinHandle<String>>) -> String {
+    h.take().and_then(|h| h.join().ok()).unwrap_or_default()
+}
+
 /// Decodes a video into RGB24 (or RGBA) frames of a fixed size.
 pub struct Decoder {
     child: Child,
     stdout: ChildStdout,
+    stderr: Option<std::thread::JoinHandle<String>>,
     path: PathBuf,
     /// Bytes per frame.
     pub frame_bytes: usize,
@@ -153,9 +200,11 @@ impl Decoder {
             .spawn()
             .map_err(|e| spawn_err("ffmpeg", e))?;
         let stdout = child.stdout.take().expect("piped");
+        let stderr = drain_stderr(&mut child);
         Ok(Decoder {
             child,
             stdout,
+            stderr,
             path: path.to_owned(),
             frame_bytes,
         })
@@ -186,13 +235,20 @@ impl Decoder {
             reason: e.to_string(),
         })?;
         if !status.success() {
-            let mut err = String::new();
-            if let Some(mut s) = self.child.stderr.take() {
-                let _ = s.read_to_string(&mut err);
-            }
             return Err(FfmpegError::Io {
                 path: self.path.clone(),
-                reason: first_lines(&err),
+                reason: first_lines(&stderr_text(&mut self.stderr)),
+            });
+        }
+        if got > 0 {
+            // Raw frames have no framing: a stream that does not end on a frame boundary was
+            // decoded at another size than expected, and its pixels would be garbage.
+            return Err(FfmpegError::Io {
+                path: self.path.clone(),
+                reason: format!(
+                    "the decoded frames are not {} bytes each as probed (a partial frame of {got} bytes at the end); the video's size or rotation was misread",
+                    buf.len()
+                ),
             });
         }
         Ok(false)
@@ -219,6 +275,7 @@ fn first_lines(s: &str) -> String {
 pub struct Encoder {
     child: Child,
     stdin: Option<ChildStdin>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     path: PathBuf,
 }
 
@@ -266,23 +323,33 @@ impl Encoder {
             .spawn()
             .map_err(|e| spawn_err("ffmpeg", e))?;
         let stdin = child.stdin.take();
+        let stderr = drain_stderr(&mut child);
         Ok(Encoder {
             child,
             stdin,
+            stderr,
             path: path.to_owned(),
         })
     }
 
     /// Writes one frame.
     pub fn write_frame(&mut self, rgb: &[u8]) -> Result<(), FfmpegError> {
-        let stdin = self.stdin.as_mut().expect("open until finish");
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(FfmpegError::Io {
+                path: self.path.clone(),
+                reason: "the encoder has already stopped".into(),
+            });
+        };
         if let Err(e) = stdin.write_all(rgb) {
-            let mut err = String::new();
-            if let Some(mut s) = self.child.stderr.take() {
-                let _ = s.read_to_string(&mut err);
-            }
+            // ffmpeg stopped reading (it failed): its message says why.
+            drop(self.stdin.take());
+            let status = self.child.wait();
+            let err = stderr_text(&mut self.stderr);
             let reason = if err.trim().is_empty() {
-                e.to_string()
+                match status {
+                    Ok(st) => format!("{e} (ffmpeg stopped: {st})"),
+                    Err(_) => e.to_string(),
+                }
             } else {
                 first_lines(&err)
             };
@@ -302,16 +369,38 @@ impl Encoder {
             reason: e.to_string(),
         };
         let status = self.child.wait().map_err(io)?;
-        if !status.success() {
-            let mut err = String::new();
-            if let Some(mut s) = self.child.stderr.take() {
-                let _ = s.read_to_string(&mut err);
-            }
+        let err = stderr_text(&mut self.stderr);
+        // ffmpeg 5 exits 0 after "Error writing trailer ...: No space left on device" (or File
+        // too large): at `-v error` an encoder fed raw frames says nothing unless something
+        // failed, so anything it printed is a failure.
+        if !status.success() || !err.trim().is_empty() {
             return Err(FfmpegError::Io {
                 path: self.path.clone(),
-                reason: first_lines(&err),
+                reason: if err.trim().is_empty() {
+                    format!("ffmpeg stopped: {status}")
+                } else {
+                    first_lines(&err)
+                },
             });
         }
+        // And the file must read back as a video (a device such as /dev/null is not checked).
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.is_file()) {
+            probe(&self.path).map_err(|e| FfmpegError::Io {
+                path: self.path.clone(),
+                reason: format!("the written file does not read back as a video: {e}"),
+            })?;
+        }
         Ok(())
+    }
+}
+
+impl Drop for Encoder {
+    /// An encoder dropped before [`Encoder::finish`] (an error stopped the run) is killed, so it
+    /// does not go on to complete a file nobody wants; `finish` has already waited for it.
+    fn drop(&mut self) {
+        if self.stdin.take().is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -230,8 +230,24 @@ fn check_prints_resolved_layers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.yaml");
     std::fs::write(&cfg, "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n  - previous: [[\"image\", \"fog.jpg\"], [\"roll\", 5, 0]]\n").unwrap();
+    // check opens the pictures a run would use: a missing one is an error.
+    let (code, _, err) = run(&["check", "-c", cfg.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("fog.jpg") && err.contains("does not exist"),
+        "{err}"
+    );
+    std::fs::copy(
+        need("footage/stills/ultralytics_zidane.jpg"),
+        dir.path().join("fog.jpg"),
+    )
+    .unwrap();
     let (code, out, err) = run(&["check", "-c", cfg.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("loaded for a 640x480 camera: model selfie"),
+        "{out}"
+    );
     assert!(
         out.contains("Blur { x: 10, y: 10 }") && out.contains("Roll { speed_x: 5, speed_y: 0 }"),
         "{out}"

@@ -126,7 +126,11 @@ impl Run {
 
     /// Frames written so far.
     fn written(&mut self) -> usize {
-        let Ok(bytes) = std::fs::read(&self.out) else {
+        // `process` writes `.out.tmp-PID.y4m` beside the output and renames it at the end.
+        let temp = self
+            .out
+            .with_file_name(format!(".out.tmp-{}.y4m", self.child.id()));
+        let Ok(bytes) = std::fs::read(&temp).or_else(|_| std::fs::read(&self.out)) else {
             return 0;
         };
         if self.fmt.is_none() {

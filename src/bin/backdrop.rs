@@ -6,6 +6,7 @@ use backdrop::config::EngineChoice;
 use backdrop::pipeline::{self, Delivery, Options};
 use backdrop::process::ProcessOptions;
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,8 +45,8 @@ enum Command {
         /// Config file (default: blurred background).
         #[arg(short, long)]
         config: Option<PathBuf>,
-        /// Stop after this many frames.
-        #[arg(long)]
+        /// Stop after this many frames (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         frames: Option<u64>,
         /// Hide the progress bar.
         #[arg(short, long)]
@@ -59,17 +60,18 @@ enum Command {
     Bench {
         /// A video with a person (scaled to --size, re-encoded as MJPEG before timing).
         input: PathBuf,
-        /// Frame size, WIDTHxHEIGHT.
+        /// Frame size, WIDTHxHEIGHT (even width, up to 7680x4320).
         #[arg(long, default_value = "1280x720", value_parser = parse_size)]
         size: (u32, u32),
-        /// Frames to run.
-        #[arg(long, default_value_t = 300)]
+        /// Frames to run (at least 1).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         frames: u64,
         /// Inference engine: auto, tract or onnxruntime.
         #[arg(long)]
         engine: Option<String>,
-        /// Pace the input at this frame rate (reports cores used); default: as fast as possible.
-        #[arg(long)]
+        /// Pace the input at this frame rate, 1 to 1000 (reports cores used); default: as fast
+        /// as possible.
+        #[arg(long, value_parser = parse_fps)]
         fps: Option<f64>,
         /// Model: selfie, selfie_landscape or a path.
         #[arg(long)]
@@ -86,7 +88,7 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => {
             use std::sync::atomic::AtomicBool;
@@ -108,26 +110,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
             )?;
             let secs = report.elapsed.as_secs_f64().max(1e-3);
-            eprintln!(
+            note(format_args!(
                 "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks",
                 report.frames_out,
                 report.frames_out as f64 / secs,
                 report.frames_in,
                 report.masks
-            );
+            ));
         }
         Command::Devices => {
-            print!(
-                "{}",
-                backdrop::devices::render_devices(&backdrop::devices::list_devices())
-            );
+            emit(&backdrop::devices::render_devices(
+                &backdrop::devices::list_devices(),
+            ))?;
         }
         Command::Doctor { config } => {
             let cfg = pipeline::load_config(config.as_deref())?;
             let report = backdrop::devices::doctor(&cfg);
-            print!("{}", report.render());
+            emit(&report.render())?;
             if report.failed() {
-                std::process::exit(1);
+                // Like every other failure (the README's exit status): the report said why.
+                return Ok(ExitCode::from(2));
             }
         }
         Command::Process {
@@ -152,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
                 realtime,
             };
+            backdrop::sink::ensure_not_input(&input, &output)?;
             let t0 = std::time::Instant::now();
             let result = backdrop::process::process(&input, &output, &opts);
             if let Some(b) = bar {
@@ -159,13 +162,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let report = result.with_context(|| format!("cannot process {}", input.display()))?;
             let secs = t0.elapsed().as_secs_f64();
-            eprintln!(
+            note(format_args!(
                 "wrote {} ({} frames in {secs:.1} s, {:.1} fps, engine {})",
                 output.display(),
                 report.frames_out,
                 report.frames_out as f64 / secs.max(1e-3),
                 report.engine
-            );
+            ));
         }
         Command::Bench {
             input,
@@ -194,12 +197,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let report = backdrop::bench::run_bench(&input, &opts)
                 .with_context(|| format!("bench on {}", input.display()))?;
-            print!("{}", backdrop::bench::format_report(&report, &opts));
+            emit(&backdrop::bench::format_report(&report, &opts))?;
         }
         Command::Check { config } => {
             let cfg = backdrop::config::Config::load(&config)?;
-            println!("{}: OK", config.display());
-            println!(
+            let engine = check_loads(&cfg)?;
+            let mut s = String::new();
+            use std::fmt::Write as _;
+            let _ = writeln!(s, "{}: OK", config.display());
+            let _ = writeln!(
+                s,
                 "  camera {} → virtual camera {}",
                 cfg.real_video_device, cfg.virtual_video_device
             );
@@ -212,14 +219,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(true) => "yes",
                 Some(false) => "no (YUYV)",
             };
-            println!("  size {size}, {} fps, mjpeg {mjpeg}", cfg.fps);
+            let _ = writeln!(s, "  size {size}, {} fps, mjpeg {mjpeg}", cfg.fps);
             let model = if cfg.model.trim() == "auto" {
                 "auto (selfie_landscape for frames at least 3:2 wide, else selfie)".to_string()
             } else {
                 cfg.model.clone()
             };
-            println!("  model {model}, engine {}", cfg.engine);
-            println!(
+            let _ = writeln!(s, "  model {model}, engine {}", cfg.engine);
+            let _ = writeln!(s, "  loaded for a 640x480 camera: {engine}");
+            let _ = writeln!(
+                s,
                 "  mask: threshold {}, dilate {}, erode {}, blur {}, average {}{}",
                 cfg.segmentation_threshold,
                 cfg.dilate,
@@ -232,16 +241,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ""
                 }
             );
-            println!("  layers (bottom to top):");
+            let _ = writeln!(s, "  layers (bottom to top):");
             for (i, l) in cfg.layers.iter().enumerate() {
-                println!("    {}. {l}", i + 1);
+                let _ = writeln!(s, "    {}. {l}", i + 1);
             }
-            if let Err(e) = backdrop::segment::resolve_model(&cfg, None) {
-                println!("  warning: {e}");
-            }
+            emit(&s)?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `check` loads to validate a config the way `run` and `process` would: the layers, built
+/// by the compositor itself at a nominal 640x480 (with no media budget, so each picture and
+/// video is opened and its first frame decoded, not the whole file), and the model with its
+/// engine. Returns the model and engine line.
+fn check_loads(cfg: &backdrop::config::Config) -> anyhow::Result<String> {
+    backdrop::compose::media::media_budget().map_err(anyhow::Error::msg)?;
+    backdrop::compose::Compositor::with_budget(&cfg.layers, 640, 480, 0)?;
+    let (seg, why) = backdrop::segment::Segmenter::for_frames(cfg, Some((640, 480)))?;
+    let m = seg.model();
+    Ok(format!(
+        "model {} ({}x{}), engine {why}",
+        m.name, m.width, m.height
+    ))
+}
+
+/// Writes a command's report to stdout. A closed pipe (`backdrop check | head -1`) means the
+/// reader has seen enough, so the output ends quietly (exit status as if it had all been read);
+/// any other failure (`>/dev/full`) is an error, exit status 2.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to standard output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A line on stderr; a closed or full stderr is ignored (the work itself is done, and there is
+/// nowhere left to complain).
+fn note(args: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
 }
 
 /// The progress bar of `process` (on stderr; hidden when stderr is not a terminal).
@@ -262,10 +304,23 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         w.parse().map_err(|_| "bad width")?,
         h.parse().map_err(|_| "bad height")?,
     );
-    if w < 16 || h < 16 || w % 2 == 1 {
-        return Err("use an even width and a height of at least 16".into());
+    if w < 16 || h < 16 || w % 2 == 1 || w > 7680 || h > 4320 {
+        return Err("use an even width and a height of at least 16, up to 7680x4320".into());
     }
     Ok((w, h))
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    let f: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "not a number; use a frame rate such as 30".to_string())?;
+    // Checked here, as the pacing turns the rate into a frame interval (0 or NaN cannot be one,
+    // and 0.001 fps would wait 17 minutes for the first frame).
+    if !(f.is_finite() && (1.0..=1000.0).contains(&f)) {
+        return Err("out of range; use 1 to 1000 frames per second".into());
+    }
+    Ok(f)
 }
 
 fn main() -> ExitCode {
@@ -277,11 +332,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
+        // Its default reports a failed log write with eprintln!, which panics when stderr is
+        // closed or full (`2>/dev/full`): a lost log line must not stop the work.
+        .log_internal_errors(false)
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("backdrop: error: {e:#}");
+            note(format_args!("backdrop: error: {e:#}"));
             ExitCode::from(2)
         }
     }

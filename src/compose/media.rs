@@ -43,13 +43,30 @@ pub fn set_stream_wait(wait: Duration) {
     STREAM_WAIT_US.store(wait.as_micros() as u64, Ordering::Relaxed);
 }
 
-/// The media budget in bytes: `BACKDROP_MEDIA_BUDGET_MIB` when set, else 768 MiB.
-pub fn media_budget() -> usize {
-    std::env::var(MEDIA_BUDGET_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .map(|mib| mib << 20)
-        .unwrap_or(MEDIA_BUDGET_BYTES)
+/// Largest media budget accepted, in MiB (1 TiB: anything above is a typo).
+const MEDIA_BUDGET_MAX_MIB: usize = 1 << 20;
+
+/// The media budget in bytes: `BACKDROP_MEDIA_BUDGET_MIB` when set, else 768 MiB. A value that is
+/// not a whole number of MiB (up to 1 TiB) is an error naming the variable, not silently ignored.
+pub fn media_budget() -> Result<usize, String> {
+    match std::env::var(MEDIA_BUDGET_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(MEDIA_BUDGET_BYTES),
+        Ok(v) if v.trim().is_empty() => Ok(MEDIA_BUDGET_BYTES),
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&m| m <= MEDIA_BUDGET_MAX_MIB)
+            .map(|m| m << 20)
+            .ok_or_else(|| {
+                format!(
+                    "{MEDIA_BUDGET_ENV}={v:?} is not a number of MiB; use a whole number from 0 to {MEDIA_BUDGET_MAX_MIB} (e.g. 768, the default), or unset it"
+                )
+            }),
+        Err(std::env::VarError::NotUnicode(v)) => Err(format!(
+            "{MEDIA_BUDGET_ENV}={v:?} is not a number of MiB; use e.g. 768, or unset it"
+        )),
+    }
 }
 
 /// Formats bytes as MiB with one decimal.
@@ -462,8 +479,19 @@ enum AnimFormat {
     Webp,
 }
 
-const MISSING: &str =
-    "the file does not exist; check the path (relative paths start at the config file's folder)";
+/// Why a media path is not a usable file, with the fix, or `None` when it is one.
+fn file_problem(path: &Path) -> Option<String> {
+    let what = crate::source::not_a_file(path)?;
+    Some(if what == "does not exist" {
+        "the file does not exist; check the path (relative paths start at the config file's folder)"
+            .into()
+    } else {
+        format!("it {what}; give a picture or video file")
+    })
+}
+
+/// Largest picture file read (the decoders also cap what a picture may allocate).
+const PICTURE_MAX_BYTES: u64 = 256 << 20;
 
 /// Picture files an `image_sequence` folder may hold.
 pub const PICTURE_EXTS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif", "bmp"];
@@ -508,8 +536,8 @@ impl Opener {
     ) -> Result<Opener, String> {
         let kind = match src {
             MediaSource::Picture(path) => {
-                if !path.is_file() {
-                    return Err(MISSING.into());
+                if let Some(why) = file_problem(path) {
+                    return Err(why);
                 }
                 match animation_format(path)? {
                     Some(format) => Kind::Animated {
@@ -521,6 +549,9 @@ impl Opener {
                 }
             }
             MediaSource::Sequence { dir, fps } => {
+                if dir.is_file() {
+                    return Err("it is a file, not a folder of pictures".into());
+                }
                 let files = list_pictures(dir)?;
                 Kind::Files {
                     files,
@@ -528,8 +559,8 @@ impl Opener {
                 }
             }
             MediaSource::Video { path, target_fps } => {
-                if !path.is_file() {
-                    return Err(MISSING.into());
+                if let Some(why) = file_problem(path) {
+                    return Err(why);
                 }
                 // Animated pictures play through the image decoders (exact frame delays, and
                 // animated WebP, which ffmpeg cannot decode).
@@ -666,7 +697,10 @@ impl Opener {
 
 /// Lists the pictures of a folder in name order (numbers in names compare by value).
 fn list_pictures(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot list the folder: {e}"))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "the folder does not exist; check the path (relative paths start at the config file's folder)".to_string(),
+        _ => format!("cannot list the folder: {e}"),
+    })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -888,13 +922,72 @@ impl FrameReader for FfmpegReader {
     }
 }
 
-fn decode_picture(path: &Path) -> Result<RgbaImage, String> {
-    let img = image::ImageReader::new(open_file(path)?)
+/// Whether a JPEG file is complete: its last scan ends with the end-of-image marker. The JPEG
+/// decoder is lenient and fills a truncated picture with grey; a truncated PNG is an error, and
+/// so is a truncated JPEG here. The marker segments before the first scan are skipped by their
+/// lengths (an EXIF thumbnail has its own end marker); inside scans a 0xFF byte is always
+/// followed by 0x00 or a restart marker, so FF D9 can only be the end marker.
+pub fn jpeg_is_complete(b: &[u8]) -> bool {
+    if b.len() < 4 || b[..2] != [0xFF, 0xD8] {
+        return false;
+    }
+    let mut i = 2;
+    loop {
+        // Markers may be preceded by fill bytes (0xFF).
+        while b.get(i) == Some(&0xFF) && b.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        let (Some(&0xFF), Some(&marker), Some(&hi), Some(&lo)) =
+            (b.get(i), b.get(i + 1), b.get(i + 2), b.get(i + 3))
+        else {
+            return false;
+        };
+        i += 2 + u16::from_be_bytes([hi, lo]) as usize;
+        if marker == 0xDA {
+            break;
+        }
+    }
+    b.get(i..)
+        .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// Reads and decodes a picture file, turned upright by its EXIF orientation (phone photos are
+/// stored sideways with a tag saying so). A truncated JPEG is an error, as a truncated PNG is.
+pub fn read_picture(path: &Path) -> Result<image::DynamicImage, String> {
+    use image::ImageDecoder;
+    if let Some(why) = file_problem(path) {
+        return Err(why);
+    }
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if len > PICTURE_MAX_BYTES {
+        return Err(format!(
+            "the file is {} MiB; pictures up to {} MiB are read",
+            len >> 20,
+            PICTURE_MAX_BYTES >> 20
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .decode()
-        .map_err(|e| format!("not a readable picture: {e}"))?
-        .to_rgba8();
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+        return Err(
+            "not a readable picture: the JPEG is truncated (it has no end-of-image marker: an interrupted copy or download?)"
+                .into(),
+        );
+    }
+    let bad = |e: image::ImageError| format!("not a readable picture: {e}");
+    let mut dec = reader.into_decoder().map_err(bad)?;
+    let orientation = dec
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(dec).map_err(bad)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+fn decode_picture(path: &Path) -> Result<RgbaImage, String> {
+    let img = read_picture(path)?.to_rgba8();
     Ok(RgbaImage {
         width: img.width(),
         height: img.height(),
@@ -1000,13 +1093,7 @@ pub fn scale_rgba(
 
 /// Reads an image file into RGB (for `process` on a photo).
 pub fn load_rgb(path: &Path) -> Result<crate::frame::RgbFrame, String> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .decode()
-        .map_err(|e| format!("not a readable picture: {e}"))?
-        .to_rgb8();
+    let img = read_picture(path)?.to_rgb8();
     Ok(crate::frame::RgbFrame {
         width: img.width(),
         height: img.height(),

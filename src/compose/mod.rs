@@ -29,7 +29,29 @@ pub enum ComposeError {
         /// What went wrong and how to fix it.
         reason: String,
     },
+    /// `BACKDROP_MEDIA_BUDGET_MIB` is not a number.
+    #[error("{0}")]
+    Budget(String),
+    /// The layers' frame buffers would take more memory than allowed.
+    #[error("{layers} layers at {width}x{height} need {need_mib} MiB of layer buffers, more than the {max_mib} MiB allowed; use fewer layers or a smaller frame size")]
+    TooLarge {
+        /// Number of layers.
+        layers: usize,
+        /// Frame width.
+        width: u32,
+        /// Frame height.
+        height: u32,
+        /// Memory they would need, MiB.
+        need_mib: usize,
+        /// The limit, MiB ([`LAYER_BUFFER_BUDGET`]).
+        max_mib: usize,
+    },
 }
+
+/// Most memory the layers' own frame buffers (4 bytes a pixel each) may take together: 1 GiB,
+/// e.g. 64 layers at 1080p, 32 at 4K; decoded backgrounds have their own budget
+/// ([`media::media_budget`]).
+pub const LAYER_BUFFER_BUDGET: usize = 1 << 30;
 
 /// Per-frame information filters may use.
 pub struct FrameCtx<'a> {
@@ -133,6 +155,18 @@ impl Plan {
         width: u32,
         height: u32,
     ) -> Result<Prepared, ComposeError> {
+        let need = specs
+            .len()
+            .saturating_mul(width as usize * height as usize * 4);
+        if need > LAYER_BUFFER_BUDGET {
+            return Err(ComposeError::TooLarge {
+                layers: specs.len(),
+                width,
+                height,
+                need_mib: need >> 20,
+                max_mib: LAYER_BUFFER_BUDGET >> 20,
+            });
+        }
         let same_size = width == self.width && height == self.height;
         let mut taken = vec![false; self.specs.len()];
         let keep: Vec<Option<usize>> = specs
@@ -189,7 +223,8 @@ impl Compositor {
     /// Builds the layers (loading pictures and videos once) for frames of `width`x`height`, with
     /// the default media budget ([`media::media_budget`]).
     pub fn new(specs: &[LayerSpec], width: u32, height: u32) -> Result<Self, ComposeError> {
-        Self::with_budget(specs, width, height, media::media_budget())
+        let budget = media::media_budget().map_err(ComposeError::Budget)?;
+        Self::with_budget(specs, width, height, budget)
     }
 
     /// As [`Compositor::new`], with at most `budget` bytes of decoded media in memory (larger

@@ -17,6 +17,9 @@ pub enum LayerSource {
     Empty,
 }
 
+/// Most filters one layer may have (each may hold a frame-sized buffer).
+pub const MAX_FILTERS: usize = 64;
+
 /// Accepted layer source names.
 pub const LAYER_SOURCES: &[&str] = &["input", "foreground", "previous", "empty"];
 
@@ -640,6 +643,12 @@ impl LayerSpec {
             // A single filter given without the enclosing list.
             other => std::slice::from_ref(other),
         };
+        if items.len() > MAX_FILTERS {
+            return Err(format!(
+                "layer `{key}` has {} filters; at most {MAX_FILTERS} are allowed",
+                items.len()
+            ));
+        }
         let filters = items
             .iter()
             .enumerate()

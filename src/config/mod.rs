@@ -4,7 +4,7 @@ mod layers;
 
 pub use layers::{
     Anchor, Filter, FilterArg, Fit, FitAnchor, Interpolation, LayerSource, LayerSpec, FILTER_NAMES,
-    LAYER_SOURCES,
+    LAYER_SOURCES, MAX_FILTERS,
 };
 
 use serde::Deserialize;
@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 /// Errors from reading or validating a config file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    /// The file could not be read. (The I/O error is part of the message, not a `source`, so
+    /// that a printed error chain says it once.)
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The YAML is malformed or an option has a wrong name, type or value.
     #[error("{path}: {message}")]
@@ -195,6 +196,17 @@ impl Default for Config {
     }
 }
 
+/// Largest config file read: a config is a few KB, so anything near this is the wrong file
+/// (and reading stops here, so `-c /dev/zero` cannot exhaust memory).
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// Deepest nesting of lists and maps accepted; a config needs about 8 levels. The YAML parser's
+/// time grows with the square of the nesting, so deeper input is refused before parsing.
+pub const MAX_NESTING: usize = 32;
+
+/// Most layers a config may have (each holds a frame-sized buffer).
+pub const MAX_LAYERS: usize = 64;
+
 /// The configuration used when no file is given: blurred background.
 pub const DEFAULT_YAML: &str = "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n";
 
@@ -243,11 +255,39 @@ impl Config {
             != (&other.virtual_video_device, other.output_format, other.fps)
     }
 
-    /// Reads and validates a config file.
+    /// Reads and validates a config file (at most [`MAX_CONFIG_BYTES`] are read).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        use std::io::Read;
+        let read_err = |error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
+        };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+            line: None,
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(invalid(
+                "is a folder; give the config file (e.g. config.yaml)".into(),
+            ));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "the file is larger than {} MiB; a config is a few KB, so this is probably not a config file",
+                MAX_CONFIG_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            invalid(format!(
+                "not UTF-8 text (invalid byte at offset {}); is it a config file?",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, path, base)
@@ -260,6 +300,23 @@ impl Config {
             message,
             line,
         };
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(invalid(
+                format!(
+                    "the config is larger than {} MiB; a config is a few KB",
+                    MAX_CONFIG_BYTES >> 20
+                ),
+                None,
+            ));
+        }
+        if let Some((depth, line)) = too_deep(text) {
+            return Err(invalid(
+                format!(
+                    "lists and maps are nested more than {MAX_NESTING} levels deep at line {line} ({depth} seen); a config needs about 8"
+                ),
+                Some(line),
+            ));
+        }
         // An empty file is a valid config with all defaults.
         let mut cfg: Config = if text.trim().is_empty() {
             Config::default()
@@ -270,6 +327,15 @@ impl Config {
             })?
         };
         let raw = std::mem::take(&mut cfg.raw_layers);
+        if raw.len() > MAX_LAYERS {
+            return Err(invalid(
+                format!(
+                    "layers: {} layers; at most {MAX_LAYERS} are allowed",
+                    raw.len()
+                ),
+                layer_line(text, MAX_LAYERS),
+            ));
+        }
         for (i, v) in raw.iter().enumerate() {
             let layer = LayerSpec::from_value(v).map_err(|m| {
                 let line = layer_line(text, i);
@@ -343,6 +409,72 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The nesting depth and 1-based line where `text` first nests lists and maps deeper than
+/// [`MAX_NESTING`], or `None`. A cheap scan, not a parser: block nesting by indentation (and
+/// `- ` items), flow nesting by brackets outside quotes and comments; generous enough that
+/// its approximations never matter for a real config.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut quote: Option<u8> = None;
+    for (n, line) in text.lines().enumerate() {
+        let b = line.as_bytes();
+        let mut i = 0;
+        if flow == 0 && quote.is_none() {
+            let ind = b.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+            if ind == b.len() || b[ind] == b'#' {
+                continue;
+            }
+            while indents.last().is_some_and(|&t| t >= ind) {
+                indents.pop();
+            }
+            indents.push(ind);
+            i = ind;
+            // `- - x`: each dash opens a nested sequence.
+            while b.get(i) == Some(&b'-') && matches!(b.get(i + 1), Some(b' ') | None) {
+                i += 2;
+                indents.push(i);
+            }
+        }
+        let mut prev = b' ';
+        while i < b.len() {
+            let c = b[i];
+            match quote {
+                Some(b'"') if c == b'\\' => i += 1,
+                Some(q) if c == q => {
+                    // '' inside single quotes is an escaped quote.
+                    if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                        i += 1;
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some(_) => {}
+                None => match c {
+                    b'#' if prev == b' ' || prev == b'\t' => break,
+                    b'"' | b'\'' if matches!(prev, b' ' | b'\t' | b'[' | b'{' | b',' | b':') => {
+                        quote = Some(c)
+                    }
+                    b'[' | b'{' => {
+                        flow += 1;
+                        if indents.len() + flow > MAX_NESTING {
+                            return Some((indents.len() + flow, n + 1));
+                        }
+                    }
+                    b']' | b'}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev = c;
+            i += 1;
+        }
+        if indents.len() + flow > MAX_NESTING {
+            return Some((indents.len() + flow, n + 1));
+        }
+    }
+    None
 }
 
 /// The 1-based line of the `index`-th item of the top-level `layers:` block list, if written
@@ -446,6 +578,38 @@ mod tests {
         let e = parse("fps: 30\nlayers:\n  - input: [[\"blur\", 10]\n").unwrap_err();
         assert!(
             matches!(e, ConfigError::Invalid { line: Some(_), .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn nesting_bound_counts_structure_not_text() {
+        // Brackets inside quotes and comments are text.
+        let odd = format!(
+            "layers:  # {}\n  - empty: [[\"image\", \"{}.png\"], ['roll', 1, 0]]\n",
+            "[".repeat(50),
+            "[".repeat(50)
+        );
+        let c = parse(&odd).unwrap();
+        assert_eq!(c.layers.len(), 1);
+        assert_eq!(too_deep("a:\n  b:\n    - - [x]\n"), None);
+        let deep = format!("layers: {}{}\n", "[".repeat(40), "]".repeat(40));
+        assert_eq!(too_deep(&deep), Some((33, 1)));
+        let e = parse(&deep).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Invalid { line: Some(1), .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn layer_count_is_bounded() {
+        let ok = format!("layers:\n{}", "  - input: []\n".repeat(MAX_LAYERS));
+        assert_eq!(parse(&ok).unwrap().layers.len(), MAX_LAYERS);
+        let e = parse(&format!("{ok}  - input: []\n")).unwrap_err();
+        assert!(e.to_string().contains("65 layers; at most 64"), "{e}");
+        assert!(
+            matches!(e, ConfigError::Invalid { line: Some(66), .. }),
             "{e:?}"
         );
     }

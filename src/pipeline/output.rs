@@ -84,7 +84,9 @@ impl Output {
             sink.write(&self.out)?;
             shared.stats.record("convert+write", probe.ms());
             if let Some(t) = frame.captured {
-                shared.stats.record("latency", (t.elapsed().as_secs_f64() * 1e3, 0.0));
+                shared
+                    .stats
+                    .record("latency", (t.elapsed().as_secs_f64() * 1e3, 0.0));
             }
             report.frames_composed += 1;
             report.frames_out += 1;

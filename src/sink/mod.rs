@@ -8,7 +8,7 @@ pub mod loopback;
 pub mod yuv;
 
 pub use discard::DiscardSink;
-pub use file::{PictureSink, VideoSink};
+pub use file::{temp_path, PictureSink, VideoSink};
 
 use crate::frame::RgbFrame;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,14 @@ pub enum SinkError {
     /// A picture could not be written.
     #[error("cannot write picture {path}: {reason}")]
     Picture {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The finished file could not be moved into place.
+    #[error("cannot write {path}: {reason}")]
+    Write {
         /// The file.
         path: PathBuf,
         /// Why.
@@ -41,6 +49,33 @@ pub enum SinkError {
         /// What happened.
         reason: std::io::Error,
     },
+    /// The output is the input file (the same file by device and inode).
+    #[error("output {output} is the input file {input}; writing it would destroy the input: choose another output name")]
+    SameAsInput {
+        /// The input as given.
+        input: PathBuf,
+        /// The output as given.
+        output: PathBuf,
+    },
+    /// Nothing was written (no frame came out of the input).
+    #[error("cannot write {0}: no frame was produced, so no file was written (is the input empty, or --frames 0?)")]
+    Empty(PathBuf),
+}
+
+/// Refuses an output that is the input itself (`s.mp4` and `./s.mp4`, a hard link, a symlink):
+/// the same file by device and inode. Processing would replace the input with the output.
+pub fn ensure_not_input(input: &Path, output: &Path) -> Result<(), SinkError> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(i), Ok(o)) = (std::fs::metadata(input), std::fs::metadata(output)) else {
+        return Ok(());
+    };
+    if i.dev() == o.dev() && i.ino() == o.ino() && o.is_file() {
+        return Err(SinkError::SameAsInput {
+            input: input.to_owned(),
+            output: output.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 impl SinkError {

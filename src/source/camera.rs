@@ -343,14 +343,39 @@ impl Camera {
 
 fn start(req: &Request) -> Result<Stream, CameraError> {
     let path = &req.device;
+    {
+        use std::os::unix::fs::FileTypeExt;
+        // A regular file, a folder, a symlink loop: not a device at all (a missing node is
+        // reported below, as a camera that may yet be plugged in).
+        if let Ok(m) = std::fs::metadata(path) {
+            if !m.file_type().is_char_device() {
+                let what = crate::source::not_a_file(path)
+                    .unwrap_or_else(|| "is a regular file".into())
+                    .replace(", not a file", "");
+                return Err(CameraError::NotACamera {
+                    device: path.clone(),
+                    what: format!("it {what}, not a V4L2 capture device"),
+                });
+            }
+        }
+    }
     let dev = Device::open(path, true).map_err(|e| match e.raw_os_error() {
         Some(libc::ENOENT) => CameraError::NotFound(path.clone()),
         Some(libc::EACCES | libc::EPERM) => CameraError::Permission(path.clone()),
+        Some(libc::ELOOP) => CameraError::NotACamera {
+            device: path.clone(),
+            what: "it is a symbolic link loop".into(),
+        },
         _ => CameraError::io(path, "open", e),
     })?;
-    let cap = dev
-        .query_cap()
-        .map_err(|e| CameraError::io(path, "VIDIOC_QUERYCAP", e))?;
+    let cap = dev.query_cap().map_err(|e| match e.raw_os_error() {
+        // Any other character device (/dev/null, a serial port) answers "inappropriate ioctl".
+        Some(libc::ENOTTY | libc::EINVAL) => CameraError::NotACamera {
+            device: path.clone(),
+            what: "it is a device, but not a V4L2 capture device".into(),
+        },
+        _ => CameraError::io(path, "VIDIOC_QUERYCAP", e),
+    })?;
     let caps = cap.caps();
     if caps & CAP_VIDEO_CAPTURE == 0 || caps & CAP_STREAMING == 0 {
         let what = if cap.is_loopback() {

@@ -3,23 +3,30 @@
 use super::{Read, Source, SourceError, SourceInfo};
 use crate::ffmpeg::{probe, Decoder};
 use crate::frame::RgbFrame;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A video file, decoded to RGB by ffmpeg.
 pub struct VideoSource {
     info: SourceInfo,
     dec: Decoder,
+    path: PathBuf,
+    /// Frames read so far.
+    read: u64,
 }
 
 impl VideoSource {
     /// Probes and starts decoding `path`.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         let v = probe(path)?;
+        // The output size is pinned: ffmpeg then scales whatever it decodes (a rotation the
+        // probe missed, a stream whose size changes midway) to the probed size, so the frames
+        // always match the buffer instead of turning into sheared stripes.
+        let vf = format!("scale={}:{}", v.width, v.height);
         let dec = Decoder::spawn(
             path,
             "rgb24",
-            None,
+            Some(&vf),
             v.width as usize * v.height as usize * 3,
         )?;
         Ok(VideoSource {
@@ -30,6 +37,8 @@ impl VideoSource {
                 frames: v.frames,
             },
             dec,
+            path: path.to_owned(),
+            read: 0,
         })
     }
 }
@@ -41,11 +50,23 @@ impl Source for VideoSource {
 
     fn read(&mut self, frame: &mut RgbFrame, _: Duration) -> Result<Read, SourceError> {
         frame.reshape(self.info.width, self.info.height);
-        Ok(if self.dec.read_frame(&mut frame.data)? {
-            Read::Frame
-        } else {
-            Read::End
-        })
+        let more = self.dec.read_frame(&mut frame.data)?;
+        if more {
+            self.read += 1;
+        } else if let Some(n) = self
+            .info
+            .frames
+            // Edit lists can make the header's count a frame or two off; a truncated file
+            // is off by far more.
+            .filter(|&n| self.read + (n / 100).max(2) <= n)
+        {
+            tracing::warn!(
+                "{}: the video ended after {} of the {n} frames its header announces; the file is probably truncated (an interrupted copy or download)",
+                self.path.display(),
+                self.read
+            );
+        }
+        Ok(if more { Read::Frame } else { Read::End })
     }
 }
 
