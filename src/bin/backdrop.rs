@@ -76,6 +76,16 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
+    /// Start Backdrop at every login: write the systemd user unit (absolute paths of this
+    /// binary and the config) and enable and start it.
+    InstallService {
+        /// Config file the service runs with (default: the built-in one).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Only write the unit file; do not enable or start it.
+        #[arg(long)]
+        no_start: bool,
+    },
     /// Validate a config file and print the resolved options, layers and filters.
     Check {
         /// Config file.
@@ -183,6 +193,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("bench on {}", input.display()))?;
             print!("{}", backdrop::bench::format_report(&report, &opts));
         }
+        Command::InstallService { config, no_start } => {
+            use backdrop::devices::service;
+            let exe = std::env::current_exe().context("cannot tell where this binary is")?;
+            if let Some(c) = &config {
+                backdrop::config::Config::load(c)?;
+            }
+            let done = service::install(&exe, config.as_deref(), !no_start)?;
+            println!("wrote {}", done.path.display());
+            let mut failed = false;
+            for (cmd, res) in &done.steps {
+                match res {
+                    Ok(()) => println!("ran {cmd}"),
+                    Err(e) => {
+                        println!("{cmd} failed: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if no_start || failed {
+                println!(
+                    "to start it now and at every login: systemctl --user daemon-reload && systemctl --user enable --now {}",
+                    service::UNIT_NAME
+                );
+            } else {
+                println!(
+                    "Backdrop now starts at every login; `backdrop doctor` shows its state, `journalctl --user -u {}` its log",
+                    service::UNIT_NAME
+                );
+            }
+            if failed {
+                anyhow::bail!("the unit is installed, but systemctl could not enable it (no systemd user session?)");
+            }
+        }
         Command::Check { config } => {
             let cfg = backdrop::config::Config::load(&config)?;
             println!("{}: OK", config.display());
@@ -200,6 +243,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(false) => "no (YUYV)",
             };
             println!("  size {size}, {} fps, mjpeg {mjpeg}", cfg.fps);
+            match cfg.output_format {
+                backdrop::sink::yuv::OutputFormat::Mjpeg => {
+                    println!("  output MJPEG, jpeg_quality {}", cfg.jpeg_quality)
+                }
+                f => println!("  output {}", f.name().to_uppercase()),
+            }
             let model = if cfg.model.trim() == "auto" {
                 "auto (selfie_landscape for frames at least 3:2 wide, else selfie)".to_string()
             } else {

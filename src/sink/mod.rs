@@ -1,5 +1,8 @@
-//! Frame sinks: video files, pictures and (in `loopback`) the virtual camera.
+//! Frame sinks: video files, pictures and (in `loopback`) the virtual camera, with its encoder
+//! (`encode`) and its consumer detection (`consumers`).
 
+pub mod consumers;
+pub mod encode;
 mod file;
 pub mod loopback;
 pub mod yuv;

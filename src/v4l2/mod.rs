@@ -34,6 +34,8 @@ pub const MEMORY_MMAP: u32 = 1;
 pub const FIELD_NONE: u32 = 1;
 /// `V4L2_COLORSPACE_SMPTE170M` (BT.601, what webcams send).
 pub const COLORSPACE_SMPTE170M: u32 = 1;
+/// `V4L2_COLORSPACE_JPEG` (full-range BT.601 Y'CbCr, what JPEGs hold).
+pub const COLORSPACE_JPEG: u32 = 7;
 /// `V4L2_BUF_FLAG_MAPPED`: the buffer is mapped into some process.
 pub const BUF_FLAG_MAPPED: u32 = 0x1;
 /// `V4L2_BUF_FLAG_ERROR`: the driver flagged the frame as corrupt.
