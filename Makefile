@@ -29,7 +29,7 @@ vm:
 
 setup: deps models onnxruntime footage reference
 
-build:
+build: deps
 	$(CARGO) build --release
 
 # Process a real talking-head clip with the blurred-background config, plus a side-by-side picture.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages Backdrop needs at run time and for its tests (Debian/Ubuntu).
+# System packages Backdrop needs to build, at run time and for its tests (Debian/Ubuntu).
 # Installs only what is missing; needs root (or sudo) the first time.
 set -euo pipefail
 need=()
@@ -8,6 +8,9 @@ command -v v4l2-ctl >/dev/null || need+=(v4l-utils)
 command -v unzip >/dev/null || need+=(unzip)
 command -v npm >/dev/null || need+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# MJPEG output links libjpeg-turbo (found with pkg-config at build time).
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists libturbojpeg 2>/dev/null || need+=(libturbojpeg0-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "installing: ${need[*]}"

@@ -1,6 +1,6 @@
 //! `backdrop bench`: the full pipeline on a real clip without devices. The clip is scaled and
 //! re-encoded as JPEG once, before timing ([`ReplaySource`]), so the timed run decodes MJPEG as
-//! from a webcam; the output is converted to YUYV as for the loopback and discarded
+//! from a webcam; the output is encoded as for the virtual camera (YUYV, I420 or JPEG) and discarded
 //! ([`DiscardSink`]). Every frame is processed (no frame decoded only to be dropped).
 
 use crate::config::EngineChoice;
@@ -26,6 +26,8 @@ pub struct BenchOptions {
     pub config: Option<PathBuf>,
     /// Model override.
     pub model: Option<String>,
+    /// Output format override (the encode is timed, as for the virtual camera).
+    pub output: Option<crate::sink::yuv::OutputFormat>,
 }
 
 /// Runs the bench; returns the run's report (per-stage samples inside).
@@ -36,6 +38,9 @@ pub fn run_bench(clip: &Path, o: &BenchOptions) -> Result<Report, PipelineError>
     }
     if let Some(m) = &o.model {
         cfg.model = m.clone();
+    }
+    if let Some(f) = o.output {
+        cfg.output_format = f;
     }
     cfg.fps = o.fps.map(|f| f.round() as u32).unwrap_or(30).max(1);
     let src = ReplaySource::prepare(clip, o.width, o.height, o.fps.unwrap_or(30.0), 150)?;
@@ -49,18 +54,25 @@ pub fn run_bench(clip: &Path, o: &BenchOptions) -> Result<Report, PipelineError>
         Box::new(move |_| {
             Ok(Box::new(src.take().expect("the replay is opened once")) as Box<dyn Source>)
         }),
-        Box::new(|_, _| Ok(Box::new(DiscardSink::default()) as Box<dyn Sink>)),
+        Box::new(|cfg, info| {
+            Ok(Box::new(DiscardSink::open_for(cfg, info.width, info.height)?) as Box<dyn Sink>)
+        }),
     )
 }
 
 /// Formats a report as the bench's text output (stages table, totals, and the final line).
 pub fn format_report(r: &Report, o: &BenchOptions) -> String {
+    let output = o
+        .output
+        .map_or("as configured (output_format)".to_owned(), |f| {
+            f.name().to_uppercase()
+        });
     let mut s = String::new();
     let secs = r.elapsed.as_secs_f64();
     s += &format!("engine: {}\n", r.engine);
     s += &format!("model: {}\n", r.model);
     s += &format!(
-        "input: {}x{} MJPEG (YCbCr 4:2:2, as UVC webcams send), decoded in the timed run; output converted to YUYV\n",
+        "input: {}x{} MJPEG (YCbCr 4:2:2, as UVC webcams send), decoded in the timed run; output encoded to {output} as for the virtual camera\n",
         o.width, o.height
     );
     s += &format!(

@@ -1,8 +1,11 @@
 //! `backdrop devices` (which V4L2 nodes are cameras, with their modes, and which are
 //! v4l2loopback outputs) and `backdrop doctor` (the usual set-up failures, each with its fix).
 
+pub mod service;
+
 use crate::config::Config;
-use crate::sink::loopback::modprobe_line;
+use crate::sink::loopback::{loaded_max_buffers, modprobe_line};
+use crate::sink::yuv::OutputFormat;
 use crate::source::camera::{choose_mode, mode_options};
 use crate::v4l2::{
     fourcc_str, Device, FrameRates, FrameSizes, PixFormat, BUF_TYPE_CAPTURE, BUF_TYPE_OUTPUT,
@@ -316,8 +319,39 @@ pub fn doctor(cfg: &Config) -> DoctorReport {
     let cam = PathBuf::from(&cfg.real_video_device);
     check_module(&mut r, &virt);
     check_loopback(&mut r, &virt);
+    check_output(&mut r, cfg);
     check_camera(&mut r, cfg, &cam);
+    let (level, what, fix) = service::finding(&service::state());
+    r.add(level, what, fix);
     r
+}
+
+/// The output format, and what it needs of the module.
+fn check_output(r: &mut DoctorReport, cfg: &Config) {
+    match cfg.output_format {
+        OutputFormat::Mjpeg => {
+            r.add(
+                Level::Ok,
+                format!(
+                    "output format: MJPEG, jpeg_quality {} (Firefox runs it at 30 fps)",
+                    cfg.jpeg_quality
+                ),
+                None,
+            );
+            if let Some(n) = loaded_max_buffers().filter(|&n| n < 3) {
+                r.add(
+                    Level::Warn,
+                    format!("v4l2loopback has max_buffers={n}: a consumer slower than one frame may decode a half-overwritten JPEG (broken pictures)"),
+                    Some(format!("sudo modprobe -r v4l2loopback && {}", modprobe_line(Path::new(&cfg.virtual_video_device)))),
+                );
+            }
+        }
+        f => r.add(
+            Level::Ok,
+            format!("output format: {}", f.name().to_uppercase()),
+            Some("Firefox runs raw cameras 800 px wide or more at 15 fps; for Firefox calls at 720p/1080p set output_format: mjpeg".into()),
+        ),
+    }
 }
 
 fn check_module(r: &mut DoctorReport, virt: &Path) {
@@ -422,6 +456,23 @@ fn check_loopback(r: &mut DoctorReport, virt: &Path) {
     match &info.kind {
         DeviceKind::Loopback { streaming } => {
             let held = holders(virt);
+            let ours = !held.is_empty() && held.iter().all(|h| h.starts_with("backdrop (pid"));
+            if let Some(f) = streaming.filter(|_| ours) {
+                r.add(
+                    Level::Ok,
+                    format!(
+                        "virtual camera {} (\"{}\") is fed by Backdrop: {}x{} {} ({})",
+                        virt.display(),
+                        info.card,
+                        f.width,
+                        f.height,
+                        fourcc_str(f.pixelformat),
+                        held.join(", ")
+                    ),
+                    Some(format!("a second `backdrop run` on it would fail: stop this one first (systemctl --user stop {} if it is the service)", service::UNIT_NAME)),
+                );
+                return;
+            }
             if let Some(f) = streaming.filter(|_| !held.is_empty()) {
                 r.add(
                     Level::Fail,
@@ -620,6 +671,19 @@ fn check_camera(r: &mut DoctorReport, cfg: &Config, cam: &Path) {
     match dev.set_format(BUF_TYPE_CAPTURE, pix) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
             let held = holders(cam);
+            if !held.is_empty() && held.iter().all(|h| h.starts_with("backdrop (pid")) {
+                r.add(
+                    Level::Ok,
+                    format!(
+                        "camera {} (\"{}\") is in use by Backdrop ({})",
+                        cam.display(),
+                        cap.card(),
+                        held.join(", ")
+                    ),
+                    None,
+                );
+                return;
+            }
             r.add(
                 Level::Fail,
                 format!(

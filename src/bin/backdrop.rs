@@ -79,6 +79,20 @@ enum Command {
         /// Config file (default: blurred background).
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Output format to encode each frame in, as for the virtual camera: yuyv, i420 or
+        /// mjpeg (default: the config's output_format).
+        #[arg(long, value_parser = parse_output)]
+        output: Option<backdrop::sink::yuv::OutputFormat>,
+    },
+    /// Start Backdrop at every login: write the systemd user unit (absolute paths of this
+    /// binary and the config) and enable and start it.
+    InstallService {
+        /// Config file the service runs with (default: the built-in one).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Only write the unit file; do not enable or start it.
+        #[arg(long)]
+        no_start: bool,
     },
     /// Validate a config file and print the resolved options, layers and filters.
     Check {
@@ -178,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fps,
             model,
             config,
+            output,
         } => {
             let engine = match engine.as_deref() {
                 None => None,
@@ -194,10 +209,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fps,
                 config,
                 model,
+                output,
             };
             let report = backdrop::bench::run_bench(&input, &opts)
                 .with_context(|| format!("bench on {}", input.display()))?;
             emit(&backdrop::bench::format_report(&report, &opts))?;
+        }
+        Command::InstallService { config, no_start } => {
+            use backdrop::devices::service;
+            let exe = std::env::current_exe().context("cannot tell where this binary is")?;
+            if let Some(c) = &config {
+                backdrop::config::Config::load(c)?;
+            }
+            let done = service::install(&exe, config.as_deref(), !no_start)?;
+            println!("wrote {}", done.path.display());
+            let mut failed = false;
+            for (cmd, res) in &done.steps {
+                match res {
+                    Ok(()) => println!("ran {cmd}"),
+                    Err(e) => {
+                        println!("{cmd} failed: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if no_start || failed {
+                println!(
+                    "to start it now and at every login: systemctl --user daemon-reload && systemctl --user enable --now {}",
+                    service::UNIT_NAME
+                );
+            } else {
+                println!(
+                    "Backdrop now starts at every login; `backdrop doctor` shows its state, `journalctl --user -u {}` its log",
+                    service::UNIT_NAME
+                );
+            }
+            if failed {
+                anyhow::bail!("the unit is installed, but systemctl could not enable it (no systemd user session?)");
+            }
         }
         Command::Check { config } => {
             let cfg = backdrop::config::Config::load(&config)?;
@@ -220,6 +269,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(false) => "no (YUYV)",
             };
             let _ = writeln!(s, "  size {size}, {} fps, mjpeg {mjpeg}", cfg.fps);
+            let _ = match cfg.output_format {
+                backdrop::sink::yuv::OutputFormat::Mjpeg => {
+                    writeln!(s, "  output MJPEG, jpeg_quality {}", cfg.jpeg_quality)
+                }
+                f => writeln!(s, "  output {}", f.name().to_uppercase()),
+            };
             let model = if cfg.model.trim() == "auto" {
                 "auto (selfie_landscape for frames at least 3:2 wide, else selfie)".to_string()
             } else {
@@ -296,6 +351,14 @@ fn progress_bar() -> indicatif::ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+fn parse_output(s: &str) -> Result<backdrop::sink::yuv::OutputFormat, String> {
+    use backdrop::sink::yuv::OutputFormat;
+    [OutputFormat::Yuyv, OutputFormat::I420, OutputFormat::Mjpeg]
+        .into_iter()
+        .find(|f| f.name() == s.to_ascii_lowercase())
+        .ok_or_else(|| "use yuyv, i420 or mjpeg".into())
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

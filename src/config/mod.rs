@@ -147,6 +147,8 @@ pub struct Config {
     pub inference_threads: u32,
     /// Pixel format written to the virtual camera.
     pub output_format: crate::sink::yuv::OutputFormat,
+    /// JPEG quality (1–100) of `output_format: mjpeg`.
+    pub jpeg_quality: u32,
     /// Most masks per second (the model may run slower than the video); absent = every frame.
     pub mask_fps: Option<f32>,
     /// Delay the video by the inference latency so each frame is composed with its own mask.
@@ -187,6 +189,7 @@ impl Default for Config {
             onnxruntime_library: None,
             inference_threads: 1,
             output_format: Default::default(),
+            jpeg_quality: crate::sink::encode::DEFAULT_JPEG_QUALITY,
             mask_fps: None,
             delay_video: false,
             on_demand: true,
@@ -251,8 +254,17 @@ impl Config {
 
     /// True when `other` needs the virtual camera re-opened.
     pub fn output_changed(&self, other: &Config) -> bool {
-        (&self.virtual_video_device, self.output_format, self.fps)
-            != (&other.virtual_video_device, other.output_format, other.fps)
+        (
+            &self.virtual_video_device,
+            self.output_format,
+            self.fps,
+            self.jpeg_quality,
+        ) != (
+            &other.virtual_video_device,
+            other.output_format,
+            other.fps,
+            other.jpeg_quality,
+        )
     }
 
     /// Reads and validates a config file (at most [`MAX_CONFIG_BYTES`] are read).
@@ -386,6 +398,12 @@ impl Config {
                     "width/height: {w}x{h} is not a usable size; use an even width up to 7680x4320"
                 ));
             }
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(format!(
+                "jpeg_quality: {} is out of range; use 1..=100 (85 is the default, 90+ for a sharper, larger picture)",
+                self.jpeg_quality
+            ));
         }
         if !(1..=16).contains(&self.inference_threads) {
             return Err(format!(
@@ -612,6 +630,22 @@ mod tests {
             matches!(e, ConfigError::Invalid { line: Some(66), .. }),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn mjpeg_output_and_its_quality_are_read_and_checked() {
+        let c = parse("output_format: mjpeg\njpeg_quality: 92\n").unwrap();
+        assert_eq!(c.output_format, crate::sink::yuv::OutputFormat::Mjpeg);
+        assert_eq!(c.jpeg_quality, 92);
+        assert!(c.output_changed(&parse("output_format: mjpeg\n").unwrap()));
+        assert_eq!(parse("").unwrap().jpeg_quality, 85);
+        let e = parse("jpeg_quality: 300\n").unwrap_err();
+        assert!(
+            e.to_string().contains("jpeg_quality: 300 is out of range"),
+            "{e}"
+        );
+        let e = parse("output_format: h264\n").unwrap_err();
+        assert!(e.to_string().contains("mjpeg"), "{e}");
     }
 
     #[test]

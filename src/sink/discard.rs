@@ -1,21 +1,31 @@
-//! A sink that converts each frame to YUYV, as for the virtual camera, and drops it: the output
-//! of `backdrop bench`, so the timed run pays the conversion a real run pays.
+//! A sink that encodes each frame exactly as the virtual camera would and drops the bytes: the
+//! output of `backdrop bench`, so the timed run pays the conversion (or the JPEG encode) a real
+//! run pays.
 
-use super::yuv::{OutputFormat, YuvConverter};
+use super::encode::{EncodeError, FrameEncoder};
 use super::{Sink, SinkError};
+use crate::config::Config;
 use crate::frame::RgbFrame;
 
-/// Converts each frame to YUYV (as for the loopback) and drops it.
-#[derive(Default)]
+/// Encodes each frame in the configured `output_format` and drops it.
 pub struct DiscardSink {
-    conv: YuvConverter,
-    buf: Vec<u8>,
+    enc: FrameEncoder,
+}
+
+impl DiscardSink {
+    /// Encodes as `cfg` asks, at the size the virtual camera would have for `width`x`height`
+    /// frames.
+    pub fn open_for(cfg: &Config, width: u32, height: u32) -> Result<DiscardSink, EncodeError> {
+        let (w, h) = super::loopback::output_size(width, height);
+        Ok(DiscardSink {
+            enc: FrameEncoder::new(cfg.output_format, w, h, cfg.jpeg_quality)?,
+        })
+    }
 }
 
 impl Sink for DiscardSink {
     fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
-        self.conv.convert(frame, OutputFormat::Yuyv, &mut self.buf);
-        std::hint::black_box(&self.buf);
+        std::hint::black_box(self.enc.encode(frame)?);
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! The virtual camera: composed RGB frames scaled to a size every browser accepts, converted to
-//! YUYV (or I420) and handed to a v4l2loopback device through mmap streaming.
+//! The virtual camera: composed RGB frames scaled to a size every browser accepts, encoded as
+//! YUYV, I420 or JPEG ([`FrameEncoder`]) and handed to a v4l2loopback device through mmap
+//! streaming.
 //!
 //! I/O path: REQBUFS → QUERYBUF/mmap → QBUF → STREAMON, then DQBUF/fill/QBUF per frame. It is the
 //! one sequence every v4l2loopback accepts: 0.14+ rejects STREAMON without REQBUFS, older
@@ -7,17 +8,24 @@
 //! and 0.12.x (Debian 12) breaks the device for later producers after a write() producer exits
 //! (mmap producers are not affected). write(2) is kept as a fallback for drivers without MMAP
 //! output.
+//!
+//! Whole frames only: v4l2loopback shares its buffers between the producer and every consumer,
+//! and a consumer reads (or decodes, for MJPEG) a frame in place while the producer goes on. So
+//! each frame goes into the buffer written longest ago, which leaves a consumer (n - 1) frame
+//! intervals to finish with the newest one (n = the buffers in use; a JPEG overwritten while
+//! being decoded breaks apart). v4l2loopback 0.12 maps buffer `i` to `i % used` and lowers
+//! `used` to the smallest count any consumer ever asked for (browsers ask for 4), so the
+//! buffers in use are found out again before each frame (QUERYBUF offsets) instead of assumed.
 
 use super::{Sink, SinkError};
 use crate::frame::RgbFrame;
-use crate::sink::yuv::{OutputFormat, YuvConverter};
+use crate::sink::consumers::ConsumerWatch;
+use crate::sink::encode::FrameEncoder;
+use crate::sink::yuv::OutputFormat;
 use crate::v4l2::{
     fourcc_str, Device, Mapping, PixFormat, BUF_FLAG_MAPPED, BUF_TYPE_OUTPUT, CAP_VIDEO_CAPTURE,
-    CAP_VIDEO_OUTPUT, COLORSPACE_SMPTE170M, EVENT_PRI_CLIENT_USAGE, EVENT_SUB_FL_SEND_INITIAL,
-    FIELD_NONE, PIX_YUV420, PIX_YUYV,
-};
-use fast_image_resize::{
-    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    CAP_VIDEO_OUTPUT, COLORSPACE_JPEG, COLORSPACE_SMPTE170M, EVENT_PRI_CLIENT_USAGE,
+    EVENT_SUB_FL_SEND_INITIAL, FIELD_NONE, PIX_MJPEG, PIX_YUV420, PIX_YUYV,
 };
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,8 +42,12 @@ pub const ACCEPTED_SIZES: &[(u32, u32)] = &[
     (320, 240),
 ];
 
-/// Buffers asked of the loopback (v4l2loopback grants up to its `max_buffers`, 2 by default).
-const OUTPUT_BUFFERS: u32 = 4;
+/// Buffers asked of the loopback (v4l2loopback grants up to its `max_buffers`, 2 by default;
+/// the documented modprobe line asks for 4, as many as browsers use).
+const OUTPUT_BUFFERS: u32 = 8;
+
+/// The v4l2loopback `max_buffers` the documented modprobe line sets.
+pub const MAX_BUFFERS: u32 = 4;
 
 /// The accepted output size nearest to a camera's `width`x`height`: the same size when it is
 /// accepted, else the smallest accepted size of the same shape that is not smaller, else the
@@ -141,16 +153,32 @@ pub fn modprobe_line(device: &Path) -> String {
         .and_then(|n| n.strip_prefix("video"))
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(10);
-    format!("sudo modprobe v4l2loopback video_nr={nr} card_label=Backdrop exclusive_caps=1")
+    format!("sudo modprobe v4l2loopback video_nr={nr} card_label=Backdrop exclusive_caps=1 max_buffers={MAX_BUFFERS}")
+}
+
+/// The loaded v4l2loopback's `max_buffers` (2 when it was loaded without it).
+pub fn loaded_max_buffers() -> Option<u32> {
+    std::fs::read_to_string("/sys/module/v4l2loopback/parameters/max_buffers")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// How frames reach the driver.
 enum Io {
     /// Streaming: mapped driver buffers, filled in turn.
     Mmap {
-        bufs: Vec<Mapping>,
-        next: usize,
-        queued: usize,
+        /// Each mapping with the buffer offset it maps.
+        maps: Vec<(u32, Mapping)>,
+        /// Buffers REQBUFS granted (indices to QUERYBUF).
+        count: u32,
+        /// Buffer offsets as QUERYBUF reports them now, per index (kept to avoid allocating).
+        offsets: Vec<u32>,
+        /// Buffers the driver uses now (see the module docs); logged when it changes.
+        used: u32,
+        next: u32,
+        queued: u32,
     },
     /// write(2) of whole frames.
     Write,
@@ -176,40 +204,47 @@ pub struct Loopback {
     height: u32,
     fps: u32,
     format: OutputFormat,
-    converter: YuvConverter,
-    resizer: Resizer,
-    scaled: RgbFrame,
-    yuv: Vec<u8>,
+    encoder: FrameEncoder,
     consumers: Option<bool>,
+    watch: ConsumerWatch,
     last_retry: Option<Instant>,
+    /// Frames dropped because their JPEG did not fit the driver's buffer.
+    oversize: u64,
 }
 
 impl Loopback {
-    /// Opens `device`, sets `width`x`height` in `format` at `fps` and starts streaming a black
-    /// frame so consumers see a camera at once. `width` must be even.
+    /// Opens `device`, sets `width`x`height` in `format` at `fps` (`jpeg_quality` for MJPEG)
+    /// and starts streaming a black frame so consumers see a camera at once.
     pub fn open(
         device: impl AsRef<Path>,
         width: u32,
         height: u32,
         fps: u32,
         format: OutputFormat,
+        jpeg_quality: u32,
     ) -> Result<Loopback, LoopbackError> {
         let device = device.as_ref().to_owned();
         let width = width.max(2) & !1;
         let height = height.max(2) & !1;
+        let encoder = FrameEncoder::new(format, width, height, jpeg_quality).map_err(|e| {
+            LoopbackError::Io {
+                device: device.clone(),
+                op: "JPEG encoder",
+                source: io::Error::other(e.to_string()),
+            }
+        })?;
         let mut lb = Loopback {
             out: None,
+            watch: ConsumerWatch::new(&device),
             device,
             width,
             height,
             fps,
             format,
-            converter: YuvConverter::default(),
-            resizer: Resizer::new(),
-            scaled: RgbFrame::default(),
-            yuv: Vec::new(),
+            encoder,
             consumers: None,
             last_retry: None,
+            oversize: 0,
         };
         lb.out = Some(lb.start()?);
         let black = RgbFrame::new(width, height);
@@ -234,6 +269,42 @@ impl Loopback {
     /// The device path.
     pub fn device(&self) -> &Path {
         &self.device
+    }
+
+    /// The output format.
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Buffers the driver cycles through now (1 for write()); see the module docs.
+    pub fn buffers_in_use(&self) -> u32 {
+        match self.out.as_ref().map(|o| &o.io) {
+            Some(Io::Mmap { used, .. }) => *used,
+            _ => 1,
+        }
+    }
+
+    /// Blocks until a consumer may have come or gone, or `timeout` passes; true when one may
+    /// have (then ask [`Sink::has_consumers`]). With v4l2loopback 0.13+ the driver's
+    /// client-usage event wakes it, on older ones inotify on the node (see
+    /// [`ConsumerWatch`]); either way nothing runs while nobody opens or closes the camera.
+    pub fn wait_consumers_change(&mut self, timeout: Duration) -> bool {
+        match &self.out {
+            Some(o) if o.usage_events => o
+                .dev
+                .poll(libc::POLLPRI, timeout)
+                .is_ok_and(|r| r & libc::POLLPRI != 0),
+            _ => self.watch.wait(timeout),
+        }
+    }
+
+    /// Writes the last frame again without encoding it again (keep-alive while idle).
+    pub fn repeat(&mut self) -> Result<(), SinkError> {
+        if self.encoder.last().is_empty() {
+            let black = RgbFrame::new(self.width, self.height);
+            return self.write(&black);
+        }
+        self.send(None)
     }
 
     /// "mmap" or "write", the I/O path in use (for logs and tests).
@@ -285,8 +356,9 @@ impl Loopback {
         let fourcc = match self.format {
             OutputFormat::Yuyv => PIX_YUYV,
             OutputFormat::I420 => PIX_YUV420,
+            OutputFormat::Mjpeg => PIX_MJPEG,
         };
-        let frame_bytes = self.format.frame_bytes(self.width, self.height) as u32;
+        let frame_bytes = self.encoder.max_bytes() as u32;
         let want = PixFormat {
             width: self.width,
             height: self.height,
@@ -295,9 +367,13 @@ impl Loopback {
             bytesperline: match self.format {
                 OutputFormat::Yuyv => self.width * 2,
                 OutputFormat::I420 => self.width,
+                OutputFormat::Mjpeg => 0,
             },
             sizeimage: frame_bytes,
-            colorspace: COLORSPACE_SMPTE170M,
+            colorspace: match self.format {
+                OutputFormat::Mjpeg => COLORSPACE_JPEG,
+                _ => COLORSPACE_SMPTE170M,
+            },
             ..Default::default()
         };
         let refused = |reason: String| LoopbackError::FormatRefused {
@@ -335,23 +411,36 @@ impl Loopback {
         if let Err(e) = dev.set_fps(BUF_TYPE_OUTPUT, self.fps) {
             tracing::warn!("virtual camera {}: VIDIOC_S_PARM: {e}", path.display());
         }
+        // A JPEG's size varies; a frame that does not fit its buffer is dropped (logged).
+        let needed = match self.format {
+            OutputFormat::Mjpeg => 0,
+            _ => frame_bytes,
+        };
         let io = match dev.request_buffers(BUF_TYPE_OUTPUT, OUTPUT_BUFFERS) {
             Ok(n) if n > 0 => {
-                let mut bufs = Vec::with_capacity(n as usize);
+                let mut maps: Vec<(u32, Mapping)> = Vec::with_capacity(n as usize);
+                let mut offsets = Vec::with_capacity(n as usize);
                 for i in 0..n {
                     let b = dev
                         .query_buffer(BUF_TYPE_OUTPUT, i)
                         .map_err(|e| self.io_err("VIDIOC_QUERYBUF", e))?;
-                    if (b.length as usize) < frame_bytes as usize {
+                    if b.length < needed {
                         return Err(refused(format!(
                             "buffer {i} holds {} bytes, a frame needs {frame_bytes}",
                             b.length
                         )));
                     }
-                    bufs.push(dev.map(&b).map_err(|e| self.io_err("mmap", e))?);
+                    offsets.push(b.offset());
+                    if !maps.iter().any(|(o, _)| *o == b.offset()) {
+                        maps.push((b.offset(), dev.map(&b).map_err(|e| self.io_err("mmap", e))?));
+                    }
                 }
+                let used = buffers_in_use(&offsets);
                 Io::Mmap {
-                    bufs,
+                    maps,
+                    count: n,
+                    offsets,
+                    used,
                     next: 0,
                     queued: 0,
                 }
@@ -371,19 +460,38 @@ impl Loopback {
         // kernel's, and 0.12 has no sysfs version).
         let restore_mapped = matches!(io, Io::Mmap { .. }) && !usage_events;
         tracing::info!(
-            "virtual camera {}: {}x{} {} at {} fps ({}, consumer events {})",
+            "virtual camera {}: {}x{} {}{} at {} fps ({}, consumers seen through {})",
             path.display(),
             self.width,
             self.height,
             fourcc_str(fourcc),
-            self.fps,
-            if matches!(io, Io::Mmap { .. }) {
-                "mmap streaming"
+            if self.format == OutputFormat::Mjpeg {
+                format!(" quality {}", self.encoder.quality())
             } else {
-                "write()"
+                String::new()
             },
-            if usage_events { "on" } else { "not supported" }
+            self.fps,
+            match &io {
+                Io::Mmap { used, .. } => format!("mmap streaming, {used} buffers"),
+                Io::Write => "write()".into(),
+            },
+            if usage_events {
+                "v4l2loopback events"
+            } else if self.watch.has_events() {
+                "inotify on the node"
+            } else {
+                "a /proc scan once a second"
+            }
         );
+        if let Io::Mmap { used, .. } = &io {
+            if *used < 3 && self.format == OutputFormat::Mjpeg {
+                tracing::warn!(
+                    "virtual camera {}: only {used} buffers: a consumer slower than one frame interval may decode a half-overwritten JPEG; reload the module with max_buffers={MAX_BUFFERS}: sudo modprobe -r v4l2loopback && {}",
+                    path.display(),
+                    modprobe_line(path)
+                );
+            }
+        }
         Ok(Output {
             io,
             dev,
@@ -392,31 +500,124 @@ impl Loopback {
         })
     }
 
-    /// Scales (cover + centre crop) and converts `frame` into `self.yuv`.
-    fn convert(&mut self, frame: &RgbFrame) {
-        let src = if (frame.width, frame.height) == (self.width, self.height) {
-            frame
-        } else {
-            self.scaled.reshape(self.width, self.height);
-            let s = ImageRef::new(frame.width, frame.height, &frame.data, PixelType::U8x3)
-                .expect("frame buffer matches its size");
-            let mut d = Image::from_slice_u8(
-                self.width,
-                self.height,
-                &mut self.scaled.data,
-                PixelType::U8x3,
-            )
-            .expect("buffer matches size");
-            let opts = ResizeOptions::new()
-                .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-                .fit_into_destination(Some((0.5, 0.5)));
-            self.resizer
-                .resize(&s, &mut d, &opts)
-                .expect("same pixel type");
-            &self.scaled
+    /// Writes `bytes` (or, for `None`, the encoder's last frame) as the next frame.
+    fn send(&mut self, bytes: Option<&[u8]>) -> Result<(), SinkError> {
+        if self.out.is_none() {
+            // The device went away (module reloaded): retry once a second, keep the caller going.
+            if self
+                .last_retry
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                return Err(self.lost(io::Error::other("the device is gone; retrying")));
+            }
+            self.last_retry = Some(Instant::now());
+            match self.start() {
+                Ok(o) => {
+                    tracing::info!("virtual camera {} is back", self.device.display());
+                    self.out = Some(o);
+                }
+                Err(e) => return Err(self.lost(io::Error::other(e))),
+            }
+        }
+        let data = bytes.unwrap_or(self.encoder.last());
+        let out = self.out.as_mut().expect("opened above");
+        let n = data.len();
+        let res = match &mut out.io {
+            Io::Mmap {
+                maps,
+                count,
+                offsets,
+                used,
+                next,
+                queued,
+            } => (|| {
+                // Once every buffer was queued, take one back first (the V4L2 protocol; the
+                // loopback never blocks here). The buffer is chosen round-robin rather than by
+                // DQBUF's answer because v4l2loopback 0.12 returns the newest one, the frame a
+                // reader may be copying right now.
+                if *queued >= *count {
+                    out.dev.dequeue(BUF_TYPE_OUTPUT)?;
+                } else {
+                    *queued += 1;
+                }
+                for i in 0..*count {
+                    let b = out.dev.query_buffer(BUF_TYPE_OUTPUT, i)?;
+                    offsets[i as usize] = b.offset();
+                    if out.restore_mapped && b.flags & BUF_FLAG_MAPPED == 0 {
+                        // v4l2loopback < 0.13: any consumer's REQBUFS (e.g. one closing)
+                        // clears the MAPPED flag of the shared buffers, and every other
+                        // consumer's next DQBUF then fails with EINVAL (the call freezes).
+                        // Mapping the buffer sets the flag again.
+                        tracing::debug!(
+                            "v4l2loopback buffer {i} lost its MAPPED flag: re-mapping it"
+                        );
+                        drop(out.dev.map(&b)?);
+                    }
+                }
+                let now = buffers_in_use(offsets);
+                if now != *used {
+                    tracing::info!(
+                        "virtual camera: a consumer asked for fewer buffers, {now} in use now (was {used})"
+                    );
+                    *used = now;
+                    *next %= now;
+                }
+                let i = *next;
+                let offset = offsets[i as usize];
+                let slot = match maps.iter().position(|(o, _)| *o == offset) {
+                    Some(p) => p,
+                    None => {
+                        let b = out.dev.query_buffer(BUF_TYPE_OUTPUT, i)?;
+                        maps.push((offset, out.dev.map(&b)?));
+                        maps.len() - 1
+                    }
+                };
+                let buf = maps[slot].1.as_mut_slice();
+                if n > buf.len() {
+                    return Ok(false);
+                }
+                buf[..n].copy_from_slice(data);
+                out.dev.queue(BUF_TYPE_OUTPUT, i, n as u32)?;
+                *next = (i + 1) % *used;
+                if *queued == 1 {
+                    out.dev.stream_on(BUF_TYPE_OUTPUT)?;
+                }
+                Ok::<bool, io::Error>(true)
+            })(),
+            Io::Write => out.dev.write_frame(data).map(|()| true),
         };
-        self.converter.convert(src, self.format, &mut self.yuv);
+        match res {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.oversize += 1;
+                if self.oversize.is_power_of_two() {
+                    tracing::warn!(
+                        "virtual camera {}: a {n}-byte JPEG does not fit the driver's buffer; dropped ({} so far); lower jpeg_quality",
+                        self.device.display(),
+                        self.oversize
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.out = None;
+                self.last_retry = Some(Instant::now());
+                Err(self.lost(e))
+            }
+        }
     }
+}
+
+/// How many distinct buffers v4l2loopback cycles through, from the offsets QUERYBUF reports
+/// for indices 0.. (0.12 maps index `i` to buffer `i % used`).
+fn buffers_in_use(offsets: &[u32]) -> u32 {
+    let first = offsets.first().copied().unwrap_or(0);
+    offsets
+        .iter()
+        .skip(1)
+        .position(|&o| o == first)
+        .map_or(offsets.len(), |p| p + 1)
+        .max(1) as u32
 }
 
 fn not_found_fix(device: &Path) -> String {
@@ -442,19 +643,6 @@ fn not_found_fix(device: &Path) -> String {
     }
 }
 
-/// Maps (and at once unmaps) each buffer whose `V4L2_BUF_FLAG_MAPPED` another opener cleared;
-/// see `Output::restore_mapped`.
-fn restore_mapped_flags(dev: &Device, count: usize) -> io::Result<()> {
-    for i in 0..count as u32 {
-        let b = dev.query_buffer(BUF_TYPE_OUTPUT, i)?;
-        if b.flags & BUF_FLAG_MAPPED == 0 {
-            tracing::debug!("v4l2loopback buffer {i} lost its MAPPED flag: re-mapping it");
-            drop(dev.map(&b)?);
-        }
-    }
-    Ok(())
-}
-
 impl Loopback {
     fn lost(&self, reason: io::Error) -> SinkError {
         SinkError::Lost {
@@ -466,62 +654,16 @@ impl Loopback {
 
 impl Sink for Loopback {
     fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
-        if self.out.is_none() {
-            // The device went away (module reloaded): retry once a second, keep the caller going.
-            if self
-                .last_retry
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-            {
-                return Err(self.lost(io::Error::other("the device is gone; retrying")));
-            }
-            self.last_retry = Some(Instant::now());
-            match self.start() {
-                Ok(o) => {
-                    tracing::info!("virtual camera {} is back", self.device.display());
-                    self.out = Some(o);
-                }
-                Err(e) => return Err(self.lost(io::Error::other(e))),
-            }
-        }
-        self.convert(frame);
-        let out = self.out.as_mut().expect("opened above");
-        let n = self.yuv.len();
-        let res = match &mut out.io {
-            Io::Mmap { bufs, next, queued } => (|| {
-                // Once every buffer was queued, take one back first (the V4L2 protocol; the
-                // loopback never blocks here). The buffer is chosen round-robin rather than by
-                // DQBUF's answer because v4l2loopback 0.12 returns the newest one, the frame a
-                // reader may be copying right now.
-                if *queued >= bufs.len() {
-                    out.dev.dequeue(BUF_TYPE_OUTPUT)?;
-                } else {
-                    *queued += 1;
-                }
-                let i = *next;
-                if out.restore_mapped {
-                    restore_mapped_flags(&out.dev, bufs.len())?;
-                }
-                bufs[i].as_mut_slice()[..n].copy_from_slice(&self.yuv);
-                out.dev.queue(BUF_TYPE_OUTPUT, i as u32, n as u32)?;
-                *next = (i + 1) % bufs.len();
-                if *queued == 1 {
-                    out.dev.stream_on(BUF_TYPE_OUTPUT)?;
-                }
-                Ok::<(), io::Error>(())
-            })(),
-            Io::Write => out.dev.write_frame(&self.yuv),
-        };
-        res.map_err(|e| {
-            self.out = None;
-            self.last_retry = Some(Instant::now());
-            self.lost(e)
-        })
+        self.encoder.encode(frame)?;
+        self.send(None)
     }
 
+    /// v4l2loopback 0.13+: a consumer streams (its client-usage event); older: another
+    /// process holds the node open ([`ConsumerWatch`]).
     fn has_consumers(&mut self) -> Option<bool> {
         let out = self.out.as_ref()?;
         if !out.usage_events {
-            return None;
+            return Some(self.watch.count() > 0);
         }
         while out
             .dev
@@ -562,6 +704,7 @@ pub fn open_for(
         h,
         cfg.fps,
         cfg.output_format,
+        cfg.jpeg_quality,
     )?))
 }
 
@@ -591,7 +734,20 @@ mod tests {
     fn modprobe_line_names_the_node_number_and_exclusive_caps() {
         assert_eq!(
             modprobe_line(Path::new("/dev/video7")),
-            "sudo modprobe v4l2loopback video_nr=7 card_label=Backdrop exclusive_caps=1"
+            "sudo modprobe v4l2loopback video_nr=7 card_label=Backdrop exclusive_caps=1 max_buffers=4"
         );
+    }
+
+    #[test]
+    fn buffers_in_use_follow_the_queried_offsets() {
+        // 8 indices over 8 buffers; over 4 (a consumer asked for 4); over 3; a single one.
+        let size = 0x10_0000;
+        let ring = |used: u32| (0..8).map(|i| (i % used) * size).collect::<Vec<u32>>();
+        assert_eq!(buffers_in_use(&ring(8)), 8);
+        assert_eq!(buffers_in_use(&ring(4)), 4);
+        assert_eq!(buffers_in_use(&ring(3)), 3);
+        assert_eq!(buffers_in_use(&ring(1)), 1);
+        assert_eq!(buffers_in_use(&[0, size]), 2);
+        assert_eq!(buffers_in_use(&[]), 1);
     }
 }

@@ -1,8 +1,11 @@
-//! Frame sinks: the virtual camera (`loopback`), video files and pictures (`file`), and a sink
-//! that converts and drops frames (`discard`, for `backdrop bench`). All implement [`Sink`];
-//! nothing here knows the pipeline that drives them.
+//! Frame sinks: the virtual camera (`loopback`, with its encoder `encode` and its consumer
+//! detection `consumers`), video files and pictures (`file`), and a sink that converts and drops
+//! frames (`discard`, for `backdrop bench`). All implement [`Sink`]; nothing here knows the
+//! pipeline that drives them.
 
+pub mod consumers;
 mod discard;
+pub mod encode;
 mod file;
 pub mod loopback;
 pub mod yuv;
@@ -41,6 +44,9 @@ pub enum SinkError {
     /// The virtual camera cannot be opened.
     #[error(transparent)]
     Loopback(#[from] loopback::LoopbackError),
+    /// A frame could not be encoded for the virtual camera.
+    #[error(transparent)]
+    Encode(#[from] encode::EncodeError),
     /// The virtual camera went away or a write failed; retried.
     #[error("virtual camera {device}: {reason}")]
     Lost {

@@ -1,5 +1,6 @@
 //! RGB → YUYV / I420 for the virtual camera (BT.601, limited range: what webcams send and what
-//! every V4L2 consumer assumes), through yuvutils-rs SIMD kernels into reused buffers.
+//! every V4L2 consumer assumes), through yuvutils-rs SIMD kernels into reused buffers. MJPEG
+//! output is encoded by [`crate::sink::encode::FrameEncoder`].
 
 use crate::frame::RgbFrame;
 use yuvutils_rs::{
@@ -16,16 +17,35 @@ pub enum OutputFormat {
     Yuyv,
     /// Planar 4:2:0, 1.5 bytes per pixel.
     I420,
+    /// Motion JPEG: each frame a JPEG (Firefox runs MJPEG cameras at 30 fps, raw ones of 800 px
+    /// and wider at 15).
+    Mjpeg,
 }
 
 impl OutputFormat {
-    /// Bytes of one frame.
+    /// Bytes of one frame; for MJPEG the most a frame may take (that of YUYV: a JPEG of a
+    /// camera picture at any sensible quality is several times smaller).
     pub fn frame_bytes(self, w: u32, h: u32) -> usize {
         let (w, h) = (w as usize, h as usize);
         match self {
-            OutputFormat::Yuyv => w * h * 2,
+            OutputFormat::Yuyv | OutputFormat::Mjpeg => w * h * 2,
             OutputFormat::I420 => w * h + 2 * w.div_ceil(2) * h.div_ceil(2),
         }
+    }
+
+    /// The config name (`yuyv`, `i420`, `mjpeg`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Yuyv => "yuyv",
+            OutputFormat::I420 => "i420",
+            OutputFormat::Mjpeg => "mjpeg",
+        }
+    }
+}
+
+impl std::fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -43,8 +63,13 @@ const MODE: YuvConversionMode = YuvConversionMode::Balanced;
 
 impl YuvConverter {
     /// Converts `rgb` into `out` (resized to the frame's byte count). Width must be even.
+    /// `Mjpeg` is not a raw format: it gives I420, the sampling the JPEGs use.
     pub fn convert(&mut self, rgb: &RgbFrame, format: OutputFormat, out: &mut Vec<u8>) {
         let (w, h) = (rgb.width, rgb.height);
+        let format = match format {
+            OutputFormat::Mjpeg => OutputFormat::I420,
+            f => f,
+        };
         out.resize(format.frame_bytes(w, h), 0);
         let cw = w.div_ceil(2);
         match format {
@@ -83,7 +108,7 @@ impl YuvConverter {
                 yuvutils_rs::yuv422_to_yuyv422(&mut packed, &planar)
                     .expect("packed buffer sized for the frame");
             }
-            OutputFormat::I420 => {
+            OutputFormat::I420 | OutputFormat::Mjpeg => {
                 let ch = h.div_ceil(2);
                 let (y, uv) = out.split_at_mut((w * h) as usize);
                 let (u, v) = uv.split_at_mut((cw * ch) as usize);

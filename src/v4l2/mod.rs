@@ -6,7 +6,9 @@
 //! Layouts are those of 64-bit Linux (x86_64, aarch64); the size checks below enforce that.
 
 pub mod nodes;
-pub use nodes::{holders, holders_suffix, loopback_nodes, loopback_version, video_nodes};
+pub use nodes::{
+    holder_pids, holders, holders_suffix, loopback_nodes, loopback_version, video_nodes,
+};
 
 use std::ffi::CString;
 use std::io;
@@ -37,6 +39,8 @@ pub const MEMORY_MMAP: u32 = 1;
 pub const FIELD_NONE: u32 = 1;
 /// `V4L2_COLORSPACE_SMPTE170M` (BT.601, what webcams send).
 pub const COLORSPACE_SMPTE170M: u32 = 1;
+/// `V4L2_COLORSPACE_JPEG` (full-range BT.601 Y'CbCr, what JPEGs hold).
+pub const COLORSPACE_JPEG: u32 = 7;
 /// `V4L2_BUF_FLAG_MAPPED`: the buffer is mapped into some process.
 pub const BUF_FLAG_MAPPED: u32 = 0x1;
 /// `V4L2_BUF_FLAG_ERROR`: the driver flagged the frame as corrupt.

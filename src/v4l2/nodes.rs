@@ -48,8 +48,9 @@ pub fn loopback_version() -> String {
         .unwrap_or_else(|_| "0.12 or older".into())
 }
 
-/// The processes (other than this one) that hold `device` open, as "name (pid N)".
-pub fn holders(device: &Path) -> Vec<String> {
+/// The processes other than this one that hold `device` open (those whose /proc entries this
+/// user may read).
+pub fn holder_pids(device: &Path) -> Vec<u32> {
     let Ok(target) = std::fs::canonicalize(device) else {
         return vec![];
     };
@@ -69,11 +70,21 @@ pub fn holders(device: &Path) -> Vec<String> {
             .flatten()
             .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == target))
         {
-            let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            out.push(format!("{} (pid {pid})", name.trim()));
+            out.push(pid);
         }
     }
     out
+}
+
+/// The processes (other than this one) that hold `device` open, as "name (pid N)".
+pub fn holders(device: &Path) -> Vec<String> {
+    holder_pids(device)
+        .into_iter()
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("{} (pid {pid})", name.trim())
+        })
+        .collect()
 }
 
 /// ", used by NAME (pid N)" for the processes holding `device` open, or "".
