@@ -93,6 +93,8 @@ fn solid(r: u8, g: u8, b: u8) -> String {
 struct Run {
     child: std::process::Child,
     out: PathBuf,
+    /// Where the output grows until it is complete (renamed to `out` at the end).
+    tmp: PathBuf,
     cfg: PathBuf,
     fmt: Option<Y4m>,
 }
@@ -116,9 +118,11 @@ impl Run {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let tmp = dir.join(format!(".out.tmp-{}.y4m", child.id()));
         Run {
             child,
             out,
+            tmp,
             cfg,
             fmt: None,
         }
@@ -126,11 +130,7 @@ impl Run {
 
     /// Frames written so far.
     fn written(&mut self) -> usize {
-        // `process` writes `.out.tmp-PID.y4m` beside the output and renames it at the end.
-        let temp = self
-            .out
-            .with_file_name(format!(".out.tmp-{}.y4m", self.child.id()));
-        let Ok(bytes) = std::fs::read(&temp).or_else(|_| std::fs::read(&self.out)) else {
+        let Ok(bytes) = std::fs::read(&self.tmp).or_else(|_| std::fs::read(&self.out)) else {
             return 0;
         };
         if self.fmt.is_none() {

@@ -1106,6 +1106,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn jpeg_completeness_looks_past_the_header_segments() {
+        let mut jpg = Vec::new();
+        let px: Vec<u8> = (0..64 * 48 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 90)
+            .encode(&px, 64, 48, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        assert!(jpeg_is_complete(&jpg));
+        // Bytes after the end marker (some cameras pad) are fine.
+        let mut padded = jpg.clone();
+        padded.extend_from_slice(&[0; 100]);
+        assert!(jpeg_is_complete(&padded));
+        // Cut anywhere in the scan: incomplete.
+        assert!(!jpeg_is_complete(&jpg[..jpg.len() - 2]));
+        assert!(!jpeg_is_complete(&jpg[..jpg.len() * 2 / 3]));
+        // An end marker inside a header segment (an EXIF thumbnail) does not count.
+        let mut thumb = vec![
+            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, b'E', b'x', 0xFF, 0xD9, 0, 0,
+        ];
+        thumb.extend_from_slice(&jpg[2..jpg.len() * 2 / 3]);
+        assert!(!jpeg_is_complete(&thumb));
+        assert!(!jpeg_is_complete(b"\xFF\xD8"));
+        assert!(!jpeg_is_complete(b"not a jpeg"));
+    }
+
+    #[test]
     fn natural_order() {
         let mut v = vec![
             "f10.png", "f2.png", "f1.png", "f02b.png", "a.png", "f002.png",

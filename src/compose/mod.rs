@@ -627,6 +627,26 @@ pub fn mask_to_rgb(mask: &Mask, out: &mut RgbFrame) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn layer_buffers_are_budgeted_before_allocating() {
+        let spec = LayerSpec {
+            source: LayerSource::Input,
+            filters: vec![],
+        };
+        // 64 layers at 8K would take 8 GiB of buffers: refused, naming the limit.
+        let e = Compositor::with_budget(&vec![spec.clone(); 64], 7680, 4320, 0)
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string()
+                .contains("64 layers at 7680x4320 need 8100 MiB")
+                && e.to_string().contains("1024 MiB"),
+            "{e}"
+        );
+        // 64 at 1080p fit.
+        assert!(Compositor::with_budget(&vec![spec; 64], 1920, 1080, 0).is_ok());
+    }
+
     fn img(px: [u8; 4]) -> RgbaImage {
         RgbaImage {
             width: 1,
