@@ -8,9 +8,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "backdrop/manual.rs"]
+mod manual;
+
 /// Virtual background for any Linux video-call app.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = manual::LONG_ABOUT, after_help = manual::AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,7 +23,15 @@ struct Cli {
 enum Command {
     /// Camera → virtual camera until Ctrl-C: the main job. The config file is watched for changes.
     Run {
-        /// Config file (default: blurred background, /dev/video0 → /dev/video10).
+        /// Config file (default: ~/.config/backdrop/config.yaml, created from the example on
+        /// first run: blurred background, /dev/video0 → /dev/video10).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Write the example config to ~/.config/backdrop/config.yaml (or -c FILE) to edit; never
+    /// replaces an existing file.
+    Init {
+        /// Write it here instead.
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
@@ -28,7 +39,8 @@ enum Command {
     Devices,
     /// Check the v4l2loopback module, the virtual camera and the camera, and print the fixes.
     Doctor {
-        /// Config file naming the devices (default: /dev/video0 → /dev/video10).
+        /// Config file naming the devices (default: ~/.config/backdrop/config.yaml if it exists,
+        /// else /dev/video0 → /dev/video10).
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
@@ -78,10 +90,35 @@ enum Command {
     },
     /// Validate a config file and print the resolved options, layers and filters.
     Check {
-        /// Config file.
-        #[arg(short, long, default_value = "config.yaml")]
-        config: PathBuf,
+        /// Config file (default: ~/.config/backdrop/config.yaml).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
+    /// Write the man pages (backdrop.1, backdrop-run.1, ...) into a folder.
+    #[command(hide = true)]
+    Manpage {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `run` without `-c`: the per-user config, created from the example on first use.
+fn user_config_for_run() -> anyhow::Result<PathBuf> {
+    let path = backdrop::config::user_config_path()?;
+    if !path.exists() {
+        backdrop::config::write_example(&path)?;
+        eprintln!(
+            "backdrop: created {} from the example (blurred background); edit it to change the picture, changes apply while it runs",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -94,6 +131,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
                 signal_hook::flag::register(sig, stop.clone())?;
             }
+            let config = Some(match config {
+                Some(c) => c,
+                None => user_config_for_run()?,
+            });
             let cfg = backdrop::live::load_with(config.as_deref(), None)?;
             let report = backdrop::live::run_live(
                 cfg,
@@ -117,6 +158,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Doctor { config } => {
+            let user = backdrop::config::user_config_path().ok();
+            let config = config.or(user.filter(|p| p.exists()));
             let cfg = pipeline::load_config(config.as_deref())?;
             let report = backdrop::devices::doctor(&cfg);
             print!("{}", report.render());
@@ -184,6 +227,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", backdrop::bench::format_report(&report, &opts));
         }
         Command::Check { config } => {
+            let config = match config {
+                Some(c) => c,
+                None => {
+                    let path = backdrop::config::user_config_path()?;
+                    anyhow::ensure!(
+                        path.exists(),
+                        "{} does not exist: run `backdrop init` to create it, or pass -c FILE",
+                        path.display()
+                    );
+                    path
+                }
+            };
             let cfg = backdrop::config::Config::load(&config)?;
             println!("{}: OK", config.display());
             println!(
@@ -226,6 +281,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Err(e) = backdrop::segment::resolve_model(&cfg, None) {
                 println!("  warning: {e}");
             }
+        }
+        Command::Init { config } => {
+            let path = match config {
+                Some(c) => c,
+                None => backdrop::config::user_config_path()?,
+            };
+            backdrop::config::write_example(&path)?;
+            println!(
+                "wrote {}: edit it, then `backdrop run`{}",
+                path.display(),
+                if path == backdrop::config::user_config_path().unwrap_or_default() {
+                    String::new()
+                } else {
+                    format!(" -c {}", path.display())
+                }
+            );
+        }
+        Command::Manpage { dir } => manual::write_man_pages(&dir)?,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "backdrop",
+                &mut std::io::stdout(),
+            );
         }
     }
     Ok(())
