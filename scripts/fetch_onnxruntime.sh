@@ -12,10 +12,20 @@ MEMBER=onnxruntime/capi/libonnxruntime.so.1.32.0
 LIB_SHA=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
 LIB=data/lib/libonnxruntime.so.1.32.0
 
+# Its licence and the notices of the third-party code it contains (shipped in the Debian package).
+LICENSE_MEMBER=onnxruntime/LICENSE
+LICENSE_SHA=2f07c72751aed99790b8a4869cf2311df85a860b22ded05fa22803587a48922c
+LICENSE_FILE=data/lib/onnxruntime-LICENSE
+NOTICES_MEMBER=onnxruntime/ThirdPartyNotices.txt
+NOTICES_SHA=d8696258afcf9df7827a5e01d6b6d55ee9b461b4e82020f5f48242deb9cc2270
+NOTICES_FILE=data/lib/onnxruntime-ThirdPartyNotices.txt
+
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 die() { echo "fetch_onnxruntime: $*" >&2; exit 1; }
 
-if [[ ! -f $LIB || $(sha "$LIB") != "$LIB_SHA" ]]; then
+# extract MEMBER SHA FILE MODE: one checked member of the wheel (downloaded when missing).
+extract() {
+  [[ -f $3 && $(sha "$3") == "$2" ]] && return 0
   scripts/tools-venv.sh  # for a known pip and python
   if [[ ! -f .cache/$WHL || $(sha ".cache/$WHL") != "$WHL_SHA" ]]; then
     rm -f ".cache/$WHL"
@@ -27,9 +37,13 @@ if [[ ! -f $LIB || $(sha "$LIB") != "$LIB_SHA" ]]; then
   fi
   mkdir -p data/lib
   .cache/venv/bin/python -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
-    ".cache/$WHL" "$MEMBER" > "$LIB.tmp"
-  [[ $(sha "$LIB.tmp") == "$LIB_SHA" ]] || { rm -f "$LIB.tmp"; die "$MEMBER: sha256 mismatch (want $LIB_SHA)"; }
-  chmod 0755 "$LIB.tmp"
-  mv "$LIB.tmp" "$LIB"
-fi
+    ".cache/$WHL" "$1" > "$3.tmp"
+  [[ $(sha "$3.tmp") == "$2" ]] || { rm -f "$3.tmp"; die "$1: sha256 mismatch (want $2)"; }
+  chmod "$4" "$3.tmp"
+  mv "$3.tmp" "$3"
+}
+
+extract "$MEMBER" "$LIB_SHA" "$LIB" 0755
+extract "$LICENSE_MEMBER" "$LICENSE_SHA" "$LICENSE_FILE" 0644
+extract "$NOTICES_MEMBER" "$NOTICES_SHA" "$NOTICES_FILE" 0644
 echo "$PWD/$LIB"

@@ -274,3 +274,65 @@ fn shipped_example_configs_are_valid() {
     backdrop::config::Config::load(&root.join("config.yaml.example")).unwrap();
     assert!(n >= 3);
 }
+
+/// Without `-c`: `check` needs the per-user config and says how to make it, `init` writes the
+/// example there once, and `run` creates it on first use (then stops at the missing camera).
+#[test]
+fn the_per_user_config_is_made_by_init_or_the_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg");
+    let env = [("XDG_CONFIG_HOME", xdg.to_str().unwrap())];
+    let cfg = xdg.join("backdrop/config.yaml");
+    let shown = cfg.display().to_string();
+    let (code, _, err) = run(&["check"], &env);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{shown} does not exist")) && err.contains("backdrop init"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["init"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("wrote {shown}")), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        backdrop::config::EXAMPLE
+    );
+    let (code, out, err) = run(&["check"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{shown}: OK")), "{out}");
+    // A second init refuses and leaves the user's edits alone.
+    std::fs::write(&cfg, "fps: 15\n").unwrap();
+    let (code, _, err) = run(&["init"], &env);
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "fps: 15\n");
+    // run without -c creates it from the example, and says so, before it opens the camera. On
+    // a machine with a camera and a loopback device it would go on running: it is stopped.
+    std::fs::remove_file(&cfg).unwrap();
+    let mut child = std::process::Command::new(bin())
+        .arg("run")
+        .env("XDG_CONFIG_HOME", &xdg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && t0.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        backdrop::config::EXAMPLE
+    );
+    assert!(
+        err.contains(&format!("created {shown} from the example")),
+        "{err}"
+    );
+    if !std::path::Path::new("/dev/video0").exists() {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("camera /dev/video0 does not exist"), "{err}");
+    }
+}

@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+#[path = "backdrop/manual.rs"]
+mod manual;
+
 /// Virtual background for any Linux video-call app.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = manual::LONG_ABOUT, after_help = manual::AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +26,15 @@ struct Cli {
 enum Command {
     /// Camera → virtual camera until Ctrl-C: the main job. The config file is watched for changes.
     Run {
-        /// Config file (default: blurred background, /dev/video0 → /dev/video10).
+        /// Config file (default: ~/.config/backdrop/config.yaml, created from the example on
+        /// first run: blurred background, /dev/video0 → /dev/video10).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Write the example config to ~/.config/backdrop/config.yaml (or -c FILE) to edit; never
+    /// replaces an existing file.
+    Init {
+        /// Write it here instead.
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
@@ -31,7 +42,8 @@ enum Command {
     Devices,
     /// Check the v4l2loopback module, the virtual camera and the camera, and print the fixes.
     Doctor {
-        /// Config file naming the devices (default: /dev/video0 → /dev/video10).
+        /// Config file naming the devices (default: ~/.config/backdrop/config.yaml if it exists,
+        /// else /dev/video0 → /dev/video10).
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
@@ -96,10 +108,35 @@ enum Command {
     },
     /// Validate a config file and print the resolved options, layers and filters.
     Check {
-        /// Config file.
-        #[arg(short, long, default_value = "config.yaml")]
-        config: PathBuf,
+        /// Config file (default: ~/.config/backdrop/config.yaml).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
+    /// Write the man pages (backdrop.1, backdrop-run.1, ...) into a folder.
+    #[command(hide = true)]
+    Manpage {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `run` without `-c`: the per-user config, created from the example on first use.
+fn user_config_for_run() -> anyhow::Result<PathBuf> {
+    let path = backdrop::config::user_config_path()?;
+    if !path.exists() {
+        backdrop::config::write_example(&path)?;
+        eprintln!(
+            "backdrop: created {} from the example (blurred background); edit it to change the picture, changes apply while it runs",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -112,6 +149,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
                 signal_hook::flag::register(sig, stop.clone())?;
             }
+            let config = Some(match config {
+                Some(c) => c,
+                None => user_config_for_run()?,
+            });
             let cfg = pipeline::load_config(config.as_deref())?;
             let mut opts = Options::new(Delivery::Live, config);
             opts.stop = stop;
@@ -138,6 +179,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))?;
         }
         Command::Doctor { config } => {
+            let user = backdrop::config::user_config_path().ok();
+            let config = config.or(user.filter(|p| p.exists()));
             let cfg = pipeline::load_config(config.as_deref())?;
             let report = backdrop::devices::doctor(&cfg);
             emit(&report.render())?;
@@ -249,6 +292,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Check { config } => {
+            let config = match config {
+                Some(c) => c,
+                None => {
+                    let path = backdrop::config::user_config_path()?;
+                    anyhow::ensure!(
+                        path.exists(),
+                        "{} does not exist: run `backdrop init` to create it, or pass -c FILE",
+                        path.display()
+                    );
+                    path
+                }
+            };
             let cfg = backdrop::config::Config::load(&config)?;
             let engine = check_loads(&cfg)?;
             let mut s = String::new();
@@ -301,6 +356,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(s, "    {}. {l}", i + 1);
             }
             emit(&s)?;
+        }
+        Command::Init { config } => {
+            let path = match config {
+                Some(c) => c,
+                None => backdrop::config::user_config_path()?,
+            };
+            backdrop::config::write_example(&path)?;
+            println!(
+                "wrote {}: edit it, then `backdrop run`{}",
+                path.display(),
+                if path == backdrop::config::user_config_path().unwrap_or_default() {
+                    String::new()
+                } else {
+                    format!(" -c {}", path.display())
+                }
+            );
+        }
+        Command::Manpage { dir } => manual::write_man_pages(&dir)?,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "backdrop",
+                &mut std::io::stdout(),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,9 @@
 //! The YAML configuration (SPEC §3): options, defaults, validation and line-numbered errors.
 
 mod layers;
+mod user;
+
+pub use user::{user_config_path, write_example, EXAMPLE};
 
 pub use layers::{
     Anchor, Filter, FilterArg, Fit, FitAnchor, Interpolation, LayerSource, LayerSpec, FILTER_NAMES,
@@ -32,6 +35,23 @@ pub enum ConfigError {
         /// 1-based line of the error, where known.
         line: Option<usize>,
     },
+    /// `backdrop init` would replace an existing config file.
+    #[error("{path} already exists; edit it, or move it away to start again from the example")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The config file (or its folder) could not be written.
+    #[error("cannot write config file {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Neither `XDG_CONFIG_HOME` nor `HOME` is set, so there is no per-user config file.
+    #[error("neither XDG_CONFIG_HOME nor HOME is set, so there is no per-user config file; pass -c FILE")]
+    NoHome,
 }
 
 /// Which inference engine runs the model.

@@ -108,12 +108,16 @@ fn model_path(dir: &Path, name: &str) -> PathBuf {
 const BODYPIX: &[&str] = &["mobilenet", "resnet50"];
 
 /// The data directory holding `models/` and `lib/`: `$BACKDROP_DATA_DIR`, else a `data/` folder
-/// beside the executable or one of its parents (a source checkout), else `~/.local/share/backdrop`.
+/// beside the executable or one of its parents (a source checkout), else `data/` in the current
+/// folder, else `~/.local/share/backdrop` when it holds models, else the installed package's
+/// `lib/backdrop` beside the executable's `bin/` (`/usr/lib/backdrop` for `/usr/bin/backdrop`),
+/// else `~/.local/share/backdrop` (named in the "not installed" errors).
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("BACKDROP_DATA_DIR") {
         return PathBuf::from(d);
     }
-    if let Ok(exe) = std::env::current_exe() {
+    let exe = std::env::current_exe().ok();
+    if let Some(exe) = &exe {
         for dir in exe.ancestors().skip(1) {
             let cand = dir.join("data");
             if cand.join("models").is_dir() {
@@ -128,8 +132,19 @@ pub fn data_dir() -> PathBuf {
     let home = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join("backdrop")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("backdrop");
+    if home.join("models").is_dir() {
+        return home;
+    }
+    let installed = exe
+        .as_deref()
+        .and_then(|e| e.parent()?.parent())
+        .map(|prefix| prefix.join("lib").join("backdrop"));
+    match installed {
+        Some(dir) if dir.join("models").is_dir() => dir,
+        _ => home,
+    }
 }
 
 fn installed_models(dir: &Path) -> String {
