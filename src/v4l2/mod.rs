@@ -269,6 +269,10 @@ impl Buffer {
         b.index = index;
         b
     }
+    /// When the buffer was filled (seconds, microseconds), as the driver stamped it.
+    pub fn timestamp(&self) -> (i64, i64) {
+        (self.timestamp.tv_sec as i64, self.timestamp.tv_usec as i64)
+    }
     /// Offset to pass to mmap for this buffer.
     pub fn offset(&self) -> u32 {
         // SAFETY: MMAP buffers use the `offset` member; reading a u32 of the union is always valid.
