@@ -561,10 +561,8 @@ mod guest {
         let changed = lb.wait_consumers_change(Duration::from_secs(2));
         let (cpu, slept) = (thread_cpu() - cpu, t.elapsed());
         assert!(!changed && slept >= Duration::from_millis(1900));
-        assert!(
-            cpu < Duration::from_millis(5),
-            "waiting used {cpu:?} of CPU"
-        );
+        // Under 1 % of a core (the kernel accounts CPU time in 4 ms ticks here).
+        assert!(cpu <= slept / 100, "waiting used {cpu:?} of CPU");
         println!(
             "    waiting {:.1} s for a consumer used {:.2} ms of CPU",
             slept.as_secs_f64(),

@@ -270,8 +270,8 @@ impl Buffer {
         b
     }
     /// When the buffer was filled (seconds, microseconds), as the driver stamped it.
-    pub fn timestamp(&self) -> (i64, i64) {
-        (self.timestamp.tv_sec as i64, self.timestamp.tv_usec as i64)
+    pub fn timestamp(&self) -> (libc::time_t, libc::suseconds_t) {
+        (self.timestamp.tv_sec, self.timestamp.tv_usec)
     }
     /// Offset to pass to mmap for this buffer.
     pub fn offset(&self) -> u32 {
