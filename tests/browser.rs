@@ -25,7 +25,7 @@ fn browsers_open_the_mjpeg_virtual_camera() {
     let t0 = Instant::now();
     let out = Command::new(&harness)
         .args(["--cases", "mjpeg", "--browsers", "chromium firefox"])
-        .args(["--min-frames", "2", "--timeout", "900"])
+        .args(["--min-frames", "2", "--draw-gap", "2", "--timeout", "900"])
         .env("BACKDROP", env!("CARGO_BIN_EXE_backdrop"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -303,6 +303,28 @@ mod tests {
         assert!(sizes[0] < sizes[1] && sizes[1] < sizes[2], "{sizes:?}");
     }
 
+    /// The bench's sink encodes like the loopback: the configured format at the output size
+    /// the camera's mode maps to.
+    #[test]
+    fn discard_factory_encodes_the_configured_format() {
+        let cfg = crate::config::Config::parse(
+            "output_format: mjpeg\n",
+            std::path::Path::new("t.yaml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mode = crate::live::LiveMode {
+            width: 1280,
+            height: 720,
+            fps: 30.0,
+        };
+        let mut sink = discard_factory()(&cfg, mode).unwrap();
+        sink.write(&photo()).unwrap();
+        let mut s = EncodeSink::new(OutputFormat::Mjpeg, 1280, 720, 85).unwrap();
+        s.write(&photo()).unwrap();
+        assert_eq!(decode(s.enc.last()).0, 1280);
+    }
+
     #[test]
     fn frames_of_another_size_are_scaled_to_the_output() {
         let frame = photo();
