@@ -635,6 +635,21 @@ mod guest {
             })
             .collect();
         assert!(ok && errors.is_empty(), "ffmpeg decoding: {out}");
+        // doctor while Backdrop runs: the devices are Backdrop's own, the format is MJPEG, and
+        // the login service is reported (installed here, with no systemd user session).
+        let bin = env!("CARGO_BIN_EXE_backdrop");
+        let (ok, out) = sh(&format!(
+            "{bin} install-service -c {} --no-start",
+            cfg.display()
+        ));
+        assert!(ok && out.contains("backdrop.service"), "{out}");
+        let (ok, doctor) = sh(&format!("{bin} doctor -c {}", cfg.display()));
+        assert!(
+            ok && doctor.contains("is fed by Backdrop: 640x360 MJPG")
+                && doctor.contains("output format: MJPEG, jpeg_quality 85")
+                && doctor.contains("backdrop.service is installed, disabled"),
+            "doctor while the MJPEG output runs:\n{doctor}"
+        );
         // v4l2-ctl writes bytesused bytes per buffer: 30 whole JPEGs back to back.
         let r0 = Instant::now();
         let (ok, out) = sh(&format!(
