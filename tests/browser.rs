@@ -40,7 +40,7 @@ fn browsers_open_the_mjpeg_virtual_camera() {
     let verdict = |case: &str| {
         log.lines()
             .find_map(|l| {
-                l.split_once(&format!("{case}: "))
+                l.split_once(&format!("] {case}: "))
                     .map(|(_, v)| v.to_owned())
             })
             .unwrap_or_else(|| panic!("no verdict for {case} (exit {:?})", out.status.code()))
