@@ -55,6 +55,9 @@ pub enum PipelineError {
     /// The output cannot be written.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// An option of the run is out of range.
+    #[error("{0}")]
+    Options(String),
     /// A stage thread panicked (a bug): every stage was stopped.
     #[error("the {stage} thread failed unexpectedly ({message}); all stages were stopped. Please report this with the log above")]
     Panicked {
