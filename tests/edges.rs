@@ -16,7 +16,7 @@ mod common;
 use backdrop::compose::{over, Blur, FilterOp, FrameCtx};
 use backdrop::config::{Config, LayerSource};
 use backdrop::frame::{Mask, RgbFrame, RgbaImage};
-use backdrop::segment::refine::{MaskRefiner, RefineParams};
+use backdrop::segment::refine::{upsample, MaskRefiner, RefineParams};
 use backdrop::segment::Segmenter;
 use common::*;
 use std::path::Path;
@@ -873,15 +873,15 @@ fn make_edge_pictures() {
 
     // 5. Franck (crop of the hair and shoulder): plain mask, refined mask, ground truth.
     let n = 1500;
-    let (franck, (_, _, gt)) = franck(n);
-    let [fp, fr] = masks(&mut seg, &franck);
+    let (frame, (_, _, gt)) = franck(n);
+    let [fp, fr] = masks(&mut seg, &frame);
     let head = (90, 20, 150, 120);
     save(
         "edges_franck",
         &hstack(&[
-            crop(&fp.data, 1, franck.width, head, 2),
-            crop(&fr.data, 1, franck.width, head, 2),
-            crop(&gt, 1, franck.width, head, 2),
+            crop(&fp.data, 1, frame.width, head, 2),
+            crop(&fr.data, 1, frame.width, head, 2),
+            crop(&gt, 1, frame.width, head, 2),
         ]),
     );
 
@@ -918,4 +918,77 @@ fn make_edge_pictures() {
         .map(|s| crop(s, 1, len as u32, (0, 0, len as u32, 120), 3))
         .collect();
     save("edges_flicker", &hstack(&panels));
+
+    // 7. At 1280x720 (issue 16): the astronaut's upper 16:9 part scaled to 720p, with the
+    //    default config (`model: auto`: the landscape model), on green: the raw model
+    //    (probabilities upsampled bilinearly, used as alpha) against the default refinement;
+    //    crops of hair and shoulder at 1:1. Franck (masks only) at 1280x720: raw, refined,
+    //    ground truth.
+    let auto = Config::parse("engine: tract\n", Path::new("t.yaml"), Path::new(".")).unwrap();
+    let params = RefineParams::from_config(&auto);
+    let mut seg720 = Segmenter::for_frames(&auto, Some((1280, 720))).unwrap().0;
+    let (mw, mh) = (seg720.model().width, seg720.model().height);
+    let raw_and_refined = |seg: &mut Segmenter, frame: &RgbFrame| -> [Mask; 2] {
+        let probs = seg.segment(frame).unwrap().to_vec();
+        let small: Vec<u8> = probs.iter().map(|&p| (p * 255.0 + 0.5) as u8).collect();
+        let mut raw = Mask::new(frame.width, frame.height);
+        upsample(
+            &mut fast_image_resize::Resizer::new(),
+            &small,
+            mw,
+            mh,
+            &mut raw,
+        );
+        let mut refined = Mask::new(frame.width, frame.height);
+        MaskRefiner::new().refine_guided(&probs, mw, mh, frame, &params, &mut refined);
+        [raw, refined]
+    };
+    let to720 = |img: &image::RgbImage, (x, y, w, h): (u32, u32, u32, u32)| {
+        let part = image::imageops::crop_imm(img, x, y, w, h).to_image();
+        rgb_frame(image::imageops::resize(
+            &part,
+            1280,
+            720,
+            image::imageops::FilterType::Triangle,
+        ))
+    };
+    let astro_img = image::open(need("footage/stills/skimage_astronaut.png"))
+        .unwrap()
+        .to_rgb8();
+    let astro720 = to720(&astro_img, (0, 0, 512, 288));
+    let [raw, refined] = raw_and_refined(&mut seg720, &astro720);
+    let mut green720 = RgbaImage::new(1280, 720);
+    for p in green720.data.chunks_exact_mut(4) {
+        p.copy_from_slice(&[40, 170, 80, 255]);
+    }
+    let a = over_background(&astro720, &raw, &green720);
+    let b = over_background(&astro720, &refined, &green720);
+    for (name, region) in [
+        ("edges_720p_hair", (560, 20, 280, 200)),
+        ("edges_720p_shoulder", (690, 520, 280, 200)),
+    ] {
+        save(
+            name,
+            &hstack(&[
+                crop(&a.data, 4, 1280, region, 1),
+                crop(&b.data, 4, 1280, region, 1),
+            ]),
+        );
+    }
+    let (franck_frame, (fw, fh, fgt)) = franck(1500);
+    let franck_img = image::RgbImage::from_raw(fw, fh, franck_frame.data).unwrap();
+    let franck720 = to720(&franck_img, (0, 0, 360, 203));
+    let gt_img = image::GrayImage::from_raw(fw, fh, fgt).unwrap();
+    let gt_part = image::imageops::crop_imm(&gt_img, 0, 0, 360, 203).to_image();
+    let gt720 = image::imageops::resize(&gt_part, 1280, 720, image::imageops::FilterType::Triangle);
+    let [fraw, fref] = raw_and_refined(&mut seg720, &franck720);
+    let head = (380, 20, 280, 200);
+    save(
+        "edges_720p_franck",
+        &hstack(&[
+            crop(&fraw.data, 1, 1280, head, 1),
+            crop(&fref.data, 1, 1280, head, 1),
+            crop(gt720.as_raw(), 1, 1280, head, 1),
+        ]),
+    );
 }
