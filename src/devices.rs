@@ -488,7 +488,9 @@ fn check_loopback(r: &mut DoctorReport, virt: &Path) {
     match &info.kind {
         DeviceKind::Loopback { streaming } => {
             let held = holders(virt);
-            let ours = !held.is_empty() && held.iter().all(|h| h.starts_with("backdrop (pid"));
+            // Consumers hold it too; Backdrop never reads a virtual camera, so a backdrop
+            // process among the holders is its producer.
+            let ours = held.iter().any(|h| h.starts_with("backdrop (pid"));
             if let Some(f) = streaming.filter(|_| ours) {
                 r.add(
                     Level::Ok,

@@ -986,12 +986,15 @@ mod guest {
             ok && (shared || out.contains("busy")),
             "second consumer: {second} bytes, {out}"
         );
+        let f0 = Instant::now();
         let (ok, out) = sh(&format!(
-            "timeout 30 ffmpeg -v error -f v4l2 -i {LOOP} -frames:v 5 -f null -"
+            "timeout 30 ffmpeg -v error -f v4l2 -i {LOOP} -frames:v 5 -f null -; echo rc=$?"
         ));
+        let ok = ok && out.contains("rc=0");
         assert!(
             ok == shared && (ok || out.contains("busy")),
-            "ffmpeg as a third consumer: {out}"
+            "ffmpeg as a third consumer (second consumer shared the stream: {shared}; {:.1} s): {out}",
+            f0.elapsed().as_secs_f64()
         );
         step(
             t0,
