@@ -150,7 +150,7 @@ impl Capture {
                     self.source.pause();
                     paused = true;
                 }
-                shared.sleep(Duration::from_millis(100));
+                shared.wait_active();
                 continue;
             }
             paused = false;

@@ -662,6 +662,10 @@ impl Sink for Loopback {
         self.send(None)
     }
 
+    fn wait_consumers(&mut self, timeout: Duration) -> bool {
+        Loopback::wait_consumers_change(self, timeout)
+    }
+
     /// v4l2loopback 0.13+: a consumer streams (its client-usage event); older: another
     /// process holds the node open ([`ConsumerWatch`]).
     fn has_consumers(&mut self) -> Option<bool> {
