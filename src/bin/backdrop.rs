@@ -30,6 +30,11 @@ enum Command {
         /// first run: blurred background, /dev/video0 → /dev/video10).
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Use a video file as the camera instead of real_video_device: it is replayed in a
+        /// loop at the configured size and rate, decoded as a webcam's MJPEG (for tests and
+        /// demos without a camera; up to 10 s of the clip are kept in memory).
+        #[arg(long, hide = true, value_name = "CLIP")]
+        camera_file: Option<PathBuf>,
     },
     /// Write the example config to ~/.config/backdrop/config.yaml (or -c FILE) to edit; never
     /// replaces an existing file.
@@ -141,7 +146,10 @@ fn user_config_for_run() -> anyhow::Result<PathBuf> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            camera_file,
+        } => {
             use std::sync::atomic::AtomicBool;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -156,13 +164,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = pipeline::load_config(config.as_deref())?;
             let mut opts = Options::new(Delivery::Live, config);
             opts.stop = stop;
+            let open_source: pipeline::OpenSource = match camera_file {
+                None => Box::new(backdrop::source::camera::open_for),
+                Some(clip) => {
+                    // A replayed clip does not pace itself as a camera does.
+                    opts.pace = Some(cfg.fps.max(1) as f64);
+                    Box::new(move |cfg| {
+                        let (w, h) = (cfg.width.unwrap_or(1280), cfg.height.unwrap_or(720));
+                        let fps = cfg.fps.max(1);
+                        let frames = fps as usize * 10;
+                        let src = backdrop::source::ReplaySource::prepare(
+                            &clip, w, h, fps as f64, frames,
+                        )?;
+                        Ok(Box::new(src) as Box<dyn backdrop::source::Source>)
+                    })
+                }
+            };
             let report = pipeline::run(
                 cfg,
                 opts,
-                Box::new(backdrop::source::camera::open_for),
-                Box::new(|cfg, info| {
-                    backdrop::sink::loopback::open_for(cfg, info.width, info.height)
-                }),
+                open_source,
+                Box::new(|cfg, info| backdrop::sink::open_for(cfg, info.width, info.height)),
             )?;
             let secs = report.elapsed.as_secs_f64().max(1e-3);
             note(format_args!(
