@@ -43,9 +43,11 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
-    /// List V4L2 devices: cameras with their formats, sizes and rates, and v4l2loopback outputs.
+    /// List V4L2 devices (cameras with their formats, sizes and rates, v4l2loopback outputs)
+    /// and PipeWire cameras (Backdrop's node and the apps reading it).
     Devices,
-    /// Check the v4l2loopback module, the virtual camera and the camera, and print the fixes.
+    /// Check the v4l2loopback module (or PipeWire), the virtual camera and the camera, and
+    /// print the fixes.
     Doctor {
         /// Config file naming the devices (default: ~/.config/backdrop/config.yaml if it exists,
         /// else /dev/video0 → /dev/video10).
@@ -196,9 +198,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
         }
         Command::Devices => {
-            emit(&backdrop::devices::render_devices(
-                &backdrop::devices::list_devices(),
-            ))?;
+            let v4l2 = backdrop::devices::render_devices(&backdrop::devices::list_devices());
+            emit(&(v4l2 + &backdrop::devices::pipewire::report()))?;
         }
         Command::Doctor { config } => {
             let user = backdrop::config::user_config_path().ok();

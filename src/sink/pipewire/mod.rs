@@ -19,7 +19,7 @@ mod ffi;
 mod pod;
 mod probe;
 
-pub use probe::{probe, Graph, Node};
+pub use probe::{probe, Client, Graph, Node};
 
 use super::encode::FrameEncoder;
 use super::yuv::OutputFormat;

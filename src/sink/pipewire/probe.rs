@@ -25,7 +25,19 @@ pub struct Node {
     pub app: String,
     /// The process that made it (from its client), when known.
     pub pid: Option<u32>,
-    client: Option<u32>,
+    /// The client that made it.
+    pub client: Option<u32>,
+}
+
+/// A client of the daemon (an app connected to it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Client {
+    /// Global id.
+    pub id: u32,
+    /// `application.name`.
+    pub app: String,
+    /// The process id (`pipewire.sec.pid`, the daemon's record of the socket's peer).
+    pub pid: Option<u32>,
 }
 
 /// What the daemon has.
@@ -41,6 +53,8 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// Links as (output node, input node).
     pub links: Vec<(u32, u32)>,
+    /// Connected clients.
+    pub clients: Vec<Client>,
 }
 
 impl Graph {
@@ -72,6 +86,15 @@ impl Graph {
         v
     }
 
+    /// The session manager (WirePlumber, pipewire-media-session), which links apps to
+    /// cameras; without one no app receives frames.
+    pub fn session_manager(&self) -> Option<&Client> {
+        self.clients.iter().find(|c| {
+            let a = c.app.to_ascii_lowercase();
+            a.contains("wireplumber") || a.contains("media-session")
+        })
+    }
+
     /// A short label of a node: "name (app, pid N)".
     pub fn label(n: &Node) -> String {
         let mut s = format!(
@@ -97,7 +120,6 @@ impl Graph {
 #[derive(Default)]
 struct Collected {
     graph: Graph,
-    clients: Vec<(u32, String, Option<u32>)>,
     sync_seq: Option<c_int>,
     done: bool,
     error: Option<String>,
@@ -177,8 +199,11 @@ unsafe extern "C" fn on_global(
         }
         "PipeWire:Interface:Client" => {
             let app = get("application.name").unwrap_or_default();
-            let pid = get("application.process.id").and_then(|p| p.parse().ok());
-            d.clients.push((id, app, pid));
+            // The daemon's own record of the socket's peer, else what the app says.
+            let pid = get("pipewire.sec.pid")
+                .or_else(|| get("application.process.id"))
+                .and_then(|p| p.parse().ok());
+            d.graph.clients.push(Client { id, app, pid });
         }
         _ => {}
     }
@@ -320,11 +345,12 @@ pub fn probe(timeout: Duration) -> Result<Graph, PipeWireError> {
         result?;
         let ProbeState { data, .. } = *state;
         let mut d = data.into_inner().unwrap_or_else(|e| e.into_inner());
-        for n in &mut d.graph.nodes {
-            if let Some(c) = d.clients.iter().find(|c| Some(c.0) == n.client) {
-                n.pid = c.2;
+        let g = &mut d.graph;
+        for n in &mut g.nodes {
+            if let Some(c) = g.clients.iter().find(|c| Some(c.id) == n.client) {
+                n.pid = c.pid;
                 if n.app.is_empty() {
-                    n.app = c.1.clone();
+                    n.app = c.app.clone();
                 }
             }
         }
