@@ -119,10 +119,10 @@ pub fn check(r: &mut DoctorReport, cfg: &Config) {
     }
     let g = match pipewire::probe(PROBE_TIMEOUT) {
         Ok(g) => g,
-        Err(e @ PipeWireError::NoLibrary { .. }) => {
+        Err(PipeWireError::NoLibrary { library, reason }) => {
             r.add(
                 Level::Fail,
-                format!("PipeWire is not installed: {e}"),
+                format!("PipeWire is not installed ({library}: {reason})"),
                 Some("sudo apt install pipewire wireplumber (or set virtual_video_device to a v4l2loopback device, see README)".into()),
             );
             return;

@@ -2,10 +2,13 @@
 //!
 //! Why not the `pipewire` crate: it links libpipewire, so a binary built with it does not even
 //! start where PipeWire is missing (and it needs bindgen, libclang and the PipeWire headers to
-//! build). Loading the library when the PipeWire output is asked for keeps PipeWire optional at
-//! build and run time; the price is this hand-declared surface. Everything here is PipeWire's
-//! stable C ABI (0.3.x and 1.x): exported functions, public structs that only grow at their end
-//! (only leading fields are read), and event/method tables with a version field.
+//! build: measured 45 s and 72 crates for an empty program on the 2-core test machine). Loading
+//! the library when the PipeWire output is asked for keeps PipeWire optional at build and run
+//! time, and `libloading` is already in the build (ONNX Runtime is loaded the same way); the price
+//! is this hand-declared surface. Everything here is PipeWire's stable C ABI (checked against the
+//! headers of 0.3.65 and 1.6, run against 0.3.65): exported functions, public structs that only
+//! grow at their end (only leading fields are read), and event/method tables with a version
+//! field (the library calls only the events of the version declared).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;

@@ -92,11 +92,24 @@ pub fn socket() -> String {
     if remote.starts_with('/') {
         return remote;
     }
-    let dir = ["PIPEWIRE_RUNTIME_DIR", "XDG_RUNTIME_DIR"]
+    match ["PIPEWIRE_RUNTIME_DIR", "XDG_RUNTIME_DIR"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|d| !d.is_empty()))
-        .unwrap_or_else(|| "$XDG_RUNTIME_DIR (not set)".into());
-    format!("{dir}/{remote}")
+    {
+        Some(dir) => format!("{dir}/{remote}"),
+        None => format!("{remote} in $XDG_RUNTIME_DIR, which is not set"),
+    }
+}
+
+/// Why connecting failed, from errno (libpipewire says EHOSTDOWN for "nothing listens").
+fn connect_error() -> String {
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EHOSTDOWN) | Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => {
+            "nothing listens there".into()
+        }
+        _ => e.to_string(),
+    }
 }
 
 fn library() -> Result<&'static Lib, PipeWireError> {
@@ -360,7 +373,7 @@ impl PipeWireSink {
             if self.core.is_null() {
                 return Err(PipeWireError::NotRunning {
                     socket: socket(),
-                    reason: std::io::Error::last_os_error().to_string(),
+                    reason: connect_error(),
                 });
             }
             let props = lib.properties(&[

@@ -250,15 +250,16 @@ mod tests {
             .collect()
     }
 
-    /// The exact bytes `spa_pod_builder_add_object` makes for a one-property object (as
-    /// `pw-cli` prints them), and a format read back from a built one.
+    /// The layout `spa_pod_builder_add_object` makes for a one-property object (body: object
+    /// type, id, then key, flags and the value pod padded to 8 bytes), and a format read back
+    /// from a built one.
     #[test]
     fn objects_have_spa_layout_and_read_back() {
         let p = object(OBJECT_PARAM_META, PARAM_META, &[(META_TYPE, Value::Id(1))]);
         assert_eq!(
             words(&p),
             vec![
-                24,
+                32,
                 TYPE_OBJECT,
                 OBJECT_PARAM_META,
                 PARAM_META,

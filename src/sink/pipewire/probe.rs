@@ -3,7 +3,7 @@
 //! them.
 
 use super::ffi::{self, CoreEvents, CoreInfo, Locked, RegistryEvents, SpaDict, SpaHook};
-use super::{library, socket, PipeWireError, NODE_NAME};
+use super::{connect_error, library, socket, PipeWireError, NODE_NAME};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -274,7 +274,7 @@ pub fn probe(timeout: Duration) -> Result<Graph, PipeWireError> {
             if core.is_null() {
                 return Err(PipeWireError::NotRunning {
                     socket: socket(),
-                    reason: std::io::Error::last_os_error().to_string(),
+                    reason: connect_error(),
                 });
             }
             let data = &*state as *const ProbeState as *mut c_void;
