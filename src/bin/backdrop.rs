@@ -189,8 +189,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Box::new(|cfg, info| backdrop::sink::open_for(cfg, info.width, info.height)),
             )?;
             let secs = report.elapsed.as_secs_f64().max(1e-3);
+            for (stage, t) in report.stats.summary() {
+                tracing::debug!(
+                    "{stage}: median {:.2} ms, p99 {:.2} ms, CPU {:.2} ms, {} samples",
+                    t.median,
+                    t.p99,
+                    t.cpu,
+                    t.count
+                );
+            }
+            // Camera frame captured → written to the virtual camera.
+            let latency = report
+                .stats
+                .summary()
+                .into_iter()
+                .find(|(k, _)| *k == "latency")
+                .map(|(_, l)| format!(", latency median {:.1} ms (p99 {:.1})", l.median, l.p99))
+                .unwrap_or_default();
             note(format_args!(
-                "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks",
+                "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks{latency}",
                 report.frames_out,
                 report.frames_out as f64 / secs,
                 report.frames_in,
