@@ -5,7 +5,8 @@
 //! in `backdrop devices` and `backdrop doctor`; YUY2 and I420 frames of the configured size
 //! showing the composed picture (a green background around the person) at the configured rate;
 //! on-demand (the camera closes when the reader leaves); a reader that comes back; the daemon
-//! restarting (Backdrop re-publishes the node and never exits).
+//! restarting (Backdrop re-publishes the node and never exits); a config edit (a new rate
+//! re-publishes the node, a new background applies).
 //!
 //! Needs pipewire, wireplumber, dbus-daemon and gstreamer1.0-pipewire (scripts/install-deps.sh
 //! installs them; `make test` runs it). BACKDROP_SKIP_PIPEWIRE=1 skips it.
@@ -20,6 +21,7 @@ const W: usize = 640;
 const H: usize = 480;
 const FPS: f64 = 30.0;
 const GREEN: [f64; 3] = [0.0, 200.0, 0.0];
+const BLUE: [f64; 3] = [0.0, 0.0, 200.0];
 
 /// The tests run one after the other: each measures a frame rate, which the other's browsers
 /// would disturb.
@@ -321,6 +323,11 @@ fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
 /// The last frame of a reader's file shows the composition: green corners, the person in the
 /// middle.
 fn check_picture(file: &Path, format: &str, frames: usize) {
+    check_background(file, format, frames, GREEN)
+}
+
+/// The last frame shows the person in front of a `bg` background.
+fn check_background(file: &Path, format: &str, frames: usize, bg: [f64; 3]) {
     let i420 = format == "I420";
     let fb = if i420 { W * H * 3 / 2 } else { W * H * 2 };
     let data = std::fs::read(file).unwrap();
@@ -334,13 +341,13 @@ fn check_picture(file: &Path, format: &str, frames: usize) {
     for (x, y) in [(8, 8), (W - 72, 8)] {
         let c = mean_rgb(last, i420, x, y, 64);
         assert!(
-            dist(c, GREEN) < 25.0,
-            "{format}: corner at {x},{y} is {c:?}, not the green background"
+            dist(c, bg) < 25.0,
+            "{format}: corner at {x},{y} is {c:?}, not the {bg:?} background"
         );
     }
     let face = mean_rgb(last, i420, W / 2 - 40, H / 2 - 60, 80);
     assert!(
-        dist(face, GREEN) > 80.0,
+        dist(face, bg) > 80.0,
         "{format}: the middle is {face:?}: no person in front of the background"
     );
 }
@@ -494,6 +501,29 @@ fn pipewire_camera_end_to_end() {
     check_picture(&f3, "YUY2", 30);
     step("a reader after the restart got the composed picture");
 
+    // 4. Hot reload: a new rate re-publishes the node, a new background applies.
+    let edited = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&format!("fps: {FPS}"), "fps: 15")
+        .replace("0, 200, 0", "0, 0, 200");
+    std::fs::write(&cfg, edited).unwrap();
+    wait_for(
+        Duration::from_secs(15),
+        "the node re-published at 15 fps",
+        || s.log("backdrop").contains("at 15 fps"),
+    );
+    s.wait_published(Duration::from_secs(15));
+    let f4 = s.rt().join("four.yuy2");
+    let mut reader = s.reader("YUY2", 60, &f4);
+    let (ta, tb, got) = follow(&mut reader, &f4, W * H * 2, 15, Duration::from_secs(20));
+    let rate = (got - 1 - 15) as f64 / (tb - ta).as_secs_f64();
+    check_background(&f4, "YUY2", 60, BLUE);
+    step(&format!("config edited: {rate:.1} fps, blue background"));
+    assert!(
+        (rate - 15.0).abs() < 3.0,
+        "{rate:.1} fps after the reload to 15"
+    );
+
     let status = run
         .stop(Duration::from_secs(15))
         .expect("backdrop run did not stop on SIGTERM");
@@ -506,7 +536,7 @@ fn pipewire_camera_end_to_end() {
     assert_eq!(
         log.matches("PipeWire camera \"Backdrop\" published")
             .count(),
-        2,
+        3,
         "{log}"
     );
     assert!(log.contains("stopped after"), "{log}");

@@ -169,15 +169,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let open_source: pipeline::OpenSource = match camera_file {
                 None => Box::new(backdrop::source::camera::open_for),
                 Some(clip) => {
-                    // A replayed clip does not pace itself as a camera does.
-                    opts.pace = Some(cfg.fps.max(1) as f64);
                     Box::new(move |cfg| {
                         let (w, h) = (cfg.width.unwrap_or(1280), cfg.height.unwrap_or(720));
                         let fps = cfg.fps.max(1);
                         let frames = fps as usize * 10;
+                        // Paced by itself at the config's rate, so a reload of fps re-paces it.
                         let src = backdrop::source::ReplaySource::prepare(
                             &clip, w, h, fps as f64, frames,
-                        )?;
+                        )?
+                        .paced();
                         Ok(Box::new(src) as Box<dyn backdrop::source::Source>)
                     })
                 }
