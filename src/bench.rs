@@ -32,6 +32,16 @@ pub struct BenchOptions {
 
 /// Runs the bench; returns the run's report (per-stage samples inside).
 pub fn run_bench(clip: &Path, o: &BenchOptions) -> Result<Report, PipelineError> {
+    if o.fps
+        .is_some_and(|f| !(f.is_finite() && (1.0..=1000.0).contains(&f)))
+        || o.width > 7680
+        || o.height > 4320
+    {
+        return Err(PipelineError::Options(format!(
+            "bench: {}x{} at {:?} fps is out of range; use sizes up to 7680x4320 and 1 to 1000 fps",
+            o.width, o.height, o.fps
+        )));
+    }
     let mut cfg = crate::pipeline::load_config(o.config.as_deref())?;
     if let Some(e) = o.engine {
         cfg.engine = e;

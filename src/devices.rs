@@ -327,9 +327,41 @@ pub fn doctor(cfg: &Config) -> DoctorReport {
         check_output(&mut r, cfg);
     }
     check_camera(&mut r, cfg, &cam);
+    check_on_demand(&mut r, cfg, &virt, &cam);
     let (level, what, fix) = service::finding(&service::state());
     r.add(level, what, fix);
     r
+}
+
+/// `on_demand`, and the state of a running Backdrop: streaming (it holds the camera) or idle
+/// (it holds only the virtual camera, because no app reads it).
+fn check_on_demand(r: &mut DoctorReport, cfg: &Config, virt: &Path, cam: &Path) {
+    let is_backdrop = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "backdrop")
+    };
+    let running: Vec<u32> = crate::v4l2::holder_pids(virt)
+        .into_iter()
+        .filter(is_backdrop)
+        .collect();
+    let state = match running.first() {
+        None => "Backdrop is not running".to_owned(),
+        Some(pid) if crate::v4l2::holder_pids(cam).contains(pid) => {
+            format!("Backdrop (pid {pid}) is streaming: an app reads the virtual camera, the camera is on")
+        }
+        Some(pid) if cfg.on_demand => format!(
+            "Backdrop (pid {pid}) is idle: no app reads the virtual camera, so the camera is off until one opens it"
+        ),
+        Some(pid) => format!("Backdrop (pid {pid}) holds the virtual camera but not the camera"),
+    };
+    if cfg.on_demand {
+        r.add(Level::Ok, format!("on_demand: on; {state}"), None);
+    } else {
+        r.add(
+            Level::Ok,
+            format!("on_demand: off (the camera stays on while Backdrop runs); {state}"),
+            Some("set on_demand: true to turn the camera off while no app uses it".into()),
+        );
+    }
 }
 
 /// The output format, and what it needs of the module.
@@ -465,7 +497,9 @@ fn check_loopback(r: &mut DoctorReport, virt: &Path) {
     match &info.kind {
         DeviceKind::Loopback { streaming } => {
             let held = holders(virt);
-            let ours = !held.is_empty() && held.iter().all(|h| h.starts_with("backdrop (pid"));
+            // Consumers hold it too; Backdrop never reads a virtual camera, so a backdrop
+            // process among the holders is its producer.
+            let ours = held.iter().any(|h| h.starts_with("backdrop (pid"));
             if let Some(f) = streaming.filter(|_| ours) {
                 r.add(
                     Level::Ok,

@@ -20,6 +20,12 @@ pub struct ProcessOptions {
 
 /// Runs the pipeline on a video or picture file and writes a video or picture.
 pub fn process(input: &Path, output: &Path, o: &ProcessOptions) -> Result<Report, PipelineError> {
+    // Refused before anything is loaded: writing the input over itself destroys it, and no frame
+    // asked for writes no file.
+    crate::sink::ensure_not_input(input, output)?;
+    if o.max_frames == Some(0) {
+        return Err(crate::sink::SinkError::Empty(output.to_owned()).into());
+    }
     let cfg = crate::pipeline::load_config(o.config.as_deref())?;
     let source = crate::source::open_file(input)?;
     let info = source.info();

@@ -25,7 +25,7 @@ fn browsers_open_the_mjpeg_virtual_camera() {
     let t0 = Instant::now();
     let out = Command::new(&harness)
         .args(["--cases", "mjpeg", "--browsers", "chromium firefox"])
-        .args(["--min-frames", "2", "--timeout", "900"])
+        .args(["--min-frames", "2", "--draw-gap", "2", "--timeout", "900"])
         .env("BACKDROP", env!("CARGO_BIN_EXE_backdrop"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -40,7 +40,7 @@ fn browsers_open_the_mjpeg_virtual_camera() {
     let verdict = |case: &str| {
         log.lines()
             .find_map(|l| {
-                l.split_once(&format!("{case}: "))
+                l.split_once(&format!("] {case}: "))
                     .map(|(_, v)| v.to_owned())
             })
             .unwrap_or_else(|| panic!("no verdict for {case} (exit {:?})", out.status.code()))

@@ -336,3 +336,52 @@ fn the_per_user_config_is_made_by_init_or_the_first_run() {
         assert!(err.contains("camera /dev/video0 does not exist"), "{err}");
     }
 }
+
+#[test]
+fn check_prints_the_output_format_and_jpeg_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "output_format: mjpeg\njpeg_quality: 92\n").unwrap();
+    let (code, out, err) = run(&["check", "-c", cfg.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("output MJPEG, jpeg_quality 92"), "{out}");
+    std::fs::write(&cfg, "output_format: mjpg\n").unwrap();
+    let (code, _, err) = run(&["check", "-c", cfg.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("mjpg") && err.contains("mjpeg"), "{err}");
+}
+
+/// `install-service --no-start` writes the systemd user unit with this binary's and the
+/// config's absolute paths; a missing config is refused before anything is written.
+#[test]
+fn install_service_writes_the_user_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_str().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(&cfg, "fps: 30\n").unwrap();
+    let env = [("XDG_CONFIG_HOME", home)];
+    let (code, _, err) = run(&["install-service", "-c", "nope.yaml", "--no-start"], &env);
+    assert_eq!(code, 2);
+    assert!(err.contains("nope.yaml"), "{err}");
+    let unit = dir.path().join("systemd/user/backdrop.service");
+    assert!(!unit.exists());
+    let (code, out, err) = run(
+        &["install-service", "-c", cfg.to_str().unwrap(), "--no-start"],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("systemctl --user enable --now backdrop.service"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exe = std::fs::canonicalize(common::bin()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "\nExecStart={} run -c {}\n",
+            exe.display(),
+            cfg.display()
+        )) && text.contains("\nRestart=on-failure\n"),
+        "{text}"
+    );
+}

@@ -175,7 +175,13 @@ pub fn state() -> ServiceState {
         return ServiceState::NotInstalled;
     }
     let active = systemctl(&["--user", "is-active", UNIT_NAME])
-        .map(|(_, a)| a)
+        .map(|(_, a)| {
+            if a.contains("Failed to connect") {
+                "state unknown (no systemd user session to ask)".to_owned()
+            } else {
+                a
+            }
+        })
         .unwrap_or_default();
     ServiceState::Installed { enabled, active }
 }

@@ -37,7 +37,11 @@ impl Capture {
             source,
             pool: Vec::new(),
             seq: 0,
-            pace: opts.pace.map(|f| Duration::from_secs_f64(1.0 / f)),
+            // A rate that is no interval (0, NaN, absurdly small) means no pacing, never a panic.
+            pace: opts
+                .pace
+                .and_then(|f| Duration::try_from_secs_f64(1.0 / f).ok())
+                .filter(|d| *d <= Duration::from_secs(10)),
             next_tick: Instant::now(),
             max_frames: opts.max_frames,
             media_time: opts.delivery == super::Delivery::EveryFrame,
@@ -146,7 +150,7 @@ impl Capture {
                     self.source.pause();
                     paused = true;
                 }
-                shared.sleep(Duration::from_millis(100));
+                shared.wait_active();
                 continue;
             }
             paused = false;

@@ -126,7 +126,7 @@ impl Segment {
             }
             if !shared
                 .to_segment
-                .take(&mut frame, &mut seen, Duration::from_millis(100))
+                .take(&mut frame, &mut seen, Duration::from_secs(1))
             {
                 continue;
             }

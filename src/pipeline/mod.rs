@@ -55,6 +55,9 @@ pub enum PipelineError {
     /// The output cannot be written.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// An option of the run is out of range.
+    #[error("{0}")]
+    Options(String),
     /// A stage thread panicked (a bug): every stage was stopped.
     #[error("the {stage} thread failed unexpectedly ({message}); all stages were stopped. Please report this with the log above")]
     Panicked {
@@ -168,6 +171,8 @@ pub(crate) struct Shared {
     /// Live, `on_demand`: no app reads the output, so capture is paused (camera closed) and
     /// segmentation and composition have nothing to do.
     idle: AtomicBool,
+    idle_lock: Mutex<bool>,
+    idle_cv: std::sync::Condvar,
     /// Live hand-offs: camera frames are shared, not copied, by segmentation and output.
     to_segment: Latest<Stamped<Arc<RgbFrame>>>,
     to_output: Latest<Stamped<Arc<RgbFrame>>>,
@@ -198,9 +203,25 @@ impl Shared {
     /// Stops every stage and wakes the ones waiting.
     fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.idle_cv.notify_all();
         self.to_segment.wake();
         self.to_output.wake();
         self.masks.wake();
+    }
+
+    /// Marks the pipeline idle or active (on demand); waking wakes the capture stage at once.
+    fn set_idle(&self, idle: bool) {
+        *lock(&self.idle_lock) = idle;
+        self.idle.store(idle, Ordering::Relaxed);
+        self.idle_cv.notify_all();
+    }
+
+    /// Blocks while the pipeline is idle (and not stopping): no periodic wake-ups.
+    fn wait_active(&self) {
+        let g = lock(&self.idle_lock);
+        let _ = self
+            .idle_cv
+            .wait_timeout_while(g, Duration::from_secs(5), |idle| *idle && !self.stopped());
     }
 
     /// Sleeps up to `d`, waking early when the run stops.
@@ -211,7 +232,8 @@ impl Shared {
             if left.is_zero() {
                 break;
             }
-            std::thread::sleep(left.min(Duration::from_millis(20)));
+            // 100 ms steps: an idle pipeline wakes a few times a second, not fifty.
+            std::thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
 }
@@ -350,6 +372,8 @@ pub fn run(
         masks_done: AtomicU64::new(0),
         start: Instant::now(),
         idle: AtomicBool::new(false),
+        idle_lock: Mutex::new(false),
+        idle_cv: std::sync::Condvar::new(),
         to_segment: Latest::default(),
         to_output: Latest::default(),
         masks: Latest::default(),
@@ -403,7 +427,11 @@ pub fn run(
                 ),
                 spawn(
                     "output",
-                    Box::new(move || stage(sh, "output", || out.run_live(sh, open_sink, report))),
+                    Box::new(move || {
+                        stage(sh, "output", || out.run_live(sh, open_sink, report));
+                        // The output is the run: once it ends, nothing else has to go on.
+                        sh.shutdown();
+                    }),
                 ),
             ],
             Delivery::EveryFrame => {

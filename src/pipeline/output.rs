@@ -188,9 +188,13 @@ impl Output {
             let deadline = last_write + if repeating { interval } else { interval * 2 };
             let wait = deadline
                 .saturating_duration_since(Instant::now())
-                .min(if idle { POLL } else { Duration::MAX });
+                .min(if idle { IDLE_INTERVAL } else { Duration::MAX });
             if idle && Instant::now() < deadline {
-                shared.sleep(wait);
+                // Blocks in the driver's event or inotify: an idle output costs no CPU, and
+                // a consumer that opens is seen at once.
+                if sink.wait_consumers(wait) {
+                    demand.poll_now();
+                }
                 continue;
             }
             let fresh = if cfg.delay_video {
@@ -281,7 +285,7 @@ impl Output {
 }
 
 /// How often an idle output looks for consumers.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(250);
 /// How often an idle output repeats its placeholder.
 const IDLE_INTERVAL: Duration = Duration::from_secs(1);
 /// A consumer must stay this long before the camera is started: browsers open every camera
@@ -333,6 +337,11 @@ impl Demand {
         self.idle
     }
 
+    /// Looks at the consumers at the next update (something opened or closed the device).
+    fn poll_now(&mut self) {
+        self.last_poll = None;
+    }
+
     /// Idle, with a consumer seen: the output runs at full rate again (the placeholder) while
     /// the wake-up is debounced and the camera starts.
     fn waking(&self) -> bool {
@@ -349,9 +358,7 @@ impl Demand {
                 tracing::info!("on demand: an app opened the virtual camera; starting the camera");
             }
             self.idle = idle;
-            shared
-                .idle
-                .store(idle, std::sync::atomic::Ordering::Relaxed);
+            shared.set_idle(idle);
         }
         idle
     }

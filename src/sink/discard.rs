@@ -21,6 +21,11 @@ impl DiscardSink {
             enc: FrameEncoder::new(cfg.output_format, w, h, cfg.jpeg_quality)?,
         })
     }
+
+    /// The last frame's encoded bytes.
+    pub fn encoded(&self) -> &[u8] {
+        self.enc.last()
+    }
 }
 
 impl Sink for DiscardSink {

@@ -261,6 +261,27 @@ mod tests {
         assert!(sizes[0] < sizes[1] && sizes[1] < sizes[2], "{sizes:?}");
     }
 
+    /// The bench's sink encodes like the loopback: the configured format at the output size
+    /// the camera's size maps to.
+    #[test]
+    fn discard_sink_encodes_the_configured_format() {
+        use crate::sink::Sink;
+        let cfg = crate::config::Config::parse(
+            "output_format: mjpeg\n",
+            std::path::Path::new("t.yaml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mut sink = crate::sink::DiscardSink::open_for(&cfg, 1280, 720).unwrap();
+        sink.write(&photo()).unwrap();
+        assert_eq!(decode(sink.encoded()).0, 1280);
+        // A camera size browsers do not take maps to the nearest one they do.
+        let mut sink = crate::sink::DiscardSink::open_for(&cfg, 1000, 700).unwrap();
+        sink.write(&photo()).unwrap();
+        let (w, h, _) = decode(sink.encoded());
+        assert_eq!((w, h), crate::sink::loopback::output_size(1000, 700));
+    }
+
     #[test]
     fn frames_of_another_size_are_scaled_to_the_output() {
         let frame = photo();

@@ -10,12 +10,16 @@
 //! output.
 //!
 //! Whole frames only: v4l2loopback shares its buffers between the producer and every consumer,
-//! and a consumer reads (or decodes, for MJPEG) a frame in place while the producer goes on. So
-//! each frame goes into the buffer written longest ago, which leaves a consumer (n - 1) frame
-//! intervals to finish with the newest one (n = the buffers in use; a JPEG overwritten while
-//! being decoded breaks apart). v4l2loopback 0.12 maps buffer `i` to `i % used` and lowers
-//! `used` to the smallest count any consumer ever asked for (browsers ask for 4), so the
-//! buffers in use are found out again before each frame (QUERYBUF offsets) instead of assumed.
+//! and a consumer reads (or decodes, for MJPEG) a frame in place while the producer goes on (a
+//! JPEG overwritten while being decoded breaks apart). So each frame goes into the buffer
+//! written longest ago. v4l2loopback 0.12 hands a reader the newest frame, or the one before
+//! when the reader is exactly two behind, so with n buffers in use a reader has until n - 2 more
+//! frames are written (2 with `max_buffers=4`: 66 ms at 30 fps) to finish with its frame. It
+//! maps buffer `i` to `i % used` and lowers `used` to the smallest count any consumer ever asked
+//! for (browsers ask for 4), so the buffers in use are found out again before each frame
+//! (QUERYBUF offsets) instead of assumed. (Its REQBUFS also resets every buffer's bytesused to
+//! the whole buffer, so a consumer's first frame may come with stale bytes after the JPEG's end
+//! marker, which decoders ignore.)
 
 use super::{Sink, SinkError};
 use crate::frame::RgbFrame;
@@ -656,6 +660,10 @@ impl Sink for Loopback {
     fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
         self.encoder.encode(frame)?;
         self.send(None)
+    }
+
+    fn wait_consumers(&mut self, timeout: Duration) -> bool {
+        Loopback::wait_consumers_change(self, timeout)
     }
 
     /// v4l2loopback 0.13+: a consumer streams (its client-usage event); older: another

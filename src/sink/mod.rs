@@ -108,6 +108,12 @@ pub trait Sink: Send {
     fn has_consumers(&mut self) -> Option<bool> {
         None
     }
+    /// Blocks until a consumer may have come or gone, or `timeout` passes (true: ask
+    /// [`Sink::has_consumers`] again). Sinks that cannot tell just wait.
+    fn wait_consumers(&mut self, timeout: std::time::Duration) -> bool {
+        std::thread::sleep(timeout);
+        false
+    }
 }
 
 /// Opens the virtual camera `cfg` names for frames of `width`x`height`: the PipeWire camera

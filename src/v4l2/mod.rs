@@ -274,6 +274,10 @@ impl Buffer {
         b.index = index;
         b
     }
+    /// When the buffer was filled (seconds, microseconds), as the driver stamped it.
+    pub fn timestamp(&self) -> (libc::time_t, libc::suseconds_t) {
+        (self.timestamp.tv_sec, self.timestamp.tv_usec)
+    }
     /// Offset to pass to mmap for this buffer.
     pub fn offset(&self) -> u32 {
         // SAFETY: MMAP buffers use the `offset` member; reading a u32 of the union is always valid.

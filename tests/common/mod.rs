@@ -96,3 +96,59 @@ pub fn video_frame(path: &std::path::Path, index: u32) -> image::RgbImage {
     assert!(st.success());
     image::open(tmp.path()).unwrap().to_rgb8()
 }
+
+/// Reads `n` frames from `start` of a video as raw planes of `bpp` bytes per pixel.
+pub fn decode(
+    path: &std::path::Path,
+    start: u32,
+    n: u32,
+    pix_fmt: &str,
+    bpp: usize,
+) -> (u32, u32, Vec<Vec<u8>>) {
+    use std::io::Read;
+    let (w, h, _) = video_info(path);
+    let mut child = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-vf",
+            &format!(
+                "trim=start_frame={start}:end_frame={},setpts=PTS-STARTPTS",
+                start + n
+            ),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix_fmt,
+            "-",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg");
+    let mut raw = vec![];
+    child.stdout.take().unwrap().read_to_end(&mut raw).unwrap();
+    assert!(child.wait().unwrap().success());
+    let size = w as usize * h as usize * bpp;
+    assert_eq!(
+        raw.len(),
+        size * n as usize,
+        "{}: frames {start}..",
+        path.display()
+    );
+    (w, h, raw.chunks_exact(size).map(<[u8]>::to_vec).collect())
+}
+
+/// Adds camera-like noise (about `sigma` levels, deterministic) to a frame.
+pub fn add_noise(data: &mut [u8], sigma: f32, state: &mut u64) {
+    let mut rnd = || {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    for v in data.iter_mut() {
+        // Sum of four uniforms: near-Gaussian, standard deviation `sigma`.
+        let g = (rnd() + rnd() + rnd() + rnd() - 2.0) * 1.732 * sigma;
+        *v = (*v as f32 + g).round().clamp(0.0, 255.0) as u8;
+    }
+}

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Producer for browser-e2e.sh: Backdrop itself, vivid ($CAMERA, default /dev/video0) ->
-# $DEVICE at ${WIDTH}x$HEIGHT@$FPS with a blurred background (moving, textured pixels for the
-# page's checks); $PIX_FMT (the case name) is its output_format: mjpeg, yuyv or i420.
+# $DEVICE at ${WIDTH}x$HEIGHT@$FPS, composing the camera picture (vivid's colour bars with its
+# changing text: textured, changing pixels for the page's checks) with the person layer, masks
+# twice a second (cheap enough for an emulated VM); $PIX_FMT (the case name) is its
+# output_format: mjpeg, yuyv or i420.
 # BACKDROP: the binary (default: target/release/backdrop under the cwd).
 B=${BACKDROP:-$PWD/target/release/backdrop}
 cfg=$(mktemp /tmp/backdrop-XXXX.yaml)
@@ -12,8 +14,9 @@ width: $WIDTH
 height: $HEIGHT
 fps: $FPS
 output_format: $PIX_FMT
+mask_fps: 2
 layers:
-  - input: [["blur", 10]]
+  - input: []
   - foreground: []
 Y
 BACKDROP_LOG=${BACKDROP_LOG:-info} exec "$B" run -c "$cfg"

@@ -15,6 +15,7 @@
 #   --seconds N          frame-counting window in the page (5)
 #   --label TEXT         the camera to open: label substring (VirtualCam, v4l2loopback card_label)
 #   --min-frames N       pass threshold: frames the page received in that window (10)
+#   --draw-gap S         seconds between the 3 drawn frames that must differ (0.7)
 #   --browser-timeout S  per-case browser limit (240)
 #   --chromium-flags 'F' extra chromium command-line flags
 #   --mem MB --cpus N --timeout S   VM settings (4096, 2, 900)
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --seconds) export E2E_SECONDS=$2; shift 2 ;;
     --label) export E2E_LABEL=$2; shift 2 ;;
     --min-frames) export E2E_MIN_FRAMES=$2; shift 2 ;;
+    --draw-gap) export E2E_DRAW_GAP=$2; shift 2 ;;
     --browser-timeout) export E2E_BROWSER_TIMEOUT=$2; shift 2 ;;
     --chromium-flags) export E2E_CHROMIUM_FLAGS=$2; shift 2 ;;
     --mem) MEM=$2; shift 2 ;;

@@ -12,6 +12,7 @@
 #   E2E_WIDTH/E2E_HEIGHT/E2E_FPS  producer size/rate, also the size the page asks for (1280x720@30)
 #   E2E_SECONDS    frame-counting window in the page        (default 5)
 #   E2E_MIN_FRAMES minimum rVFC callbacks in that window    (default 10)
+#   E2E_DRAW_GAP   seconds between the 3 drawn frames that must differ (default 0.7)
 #   E2E_LABEL      camera label substring to pick           (default VirtualCam)
 #   E2E_BROWSER_TIMEOUT  seconds a browser gets for one case (default 240)
 #   E2E_DEVICE     loopback node                            (default /dev/video10)
@@ -99,7 +100,7 @@ for pf in $CASES; do
     t0=$(date +%s.%N)   # producer fps is measured from here (after a preset's pre-rendering)
     fmt=$(v4l2-ctl -d $DEVICE --get-fmt-video 2>/dev/null | grep -E "Width/Height|Pixel Format" | xargs)
     say "producer up after $(awk -v a="$tstart" -v b="$t0" 'BEGIN{printf "%.1f", b-a}')s; loopback: $fmt"
-    url="http://127.0.0.1:$PORT/page.html?tag=$tag&label=$LABEL&w=$WIDTH&h=$HEIGHT&secs=$SECS&timeout=$BTIMEOUT"
+    url="http://127.0.0.1:$PORT/page.html?tag=$tag&label=$LABEL&w=$WIDTH&h=$HEIGHT&secs=$SECS&gap=${E2E_DRAW_GAP:-0.7}&timeout=$BTIMEOUT"
     tb=$(date +%s.%N)
     run_$br "$tag" "$url" "$OUT/$tag.browser.log"
     got=
