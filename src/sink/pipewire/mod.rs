@@ -29,7 +29,7 @@ use ffi::{Lib, Locked, PwBuffer, SpaHook, SpaMetaHeader, StreamEvents};
 use pod::Pod;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The `virtual_video_device` value that selects this output.
@@ -129,6 +129,9 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// The negotiated `SPA_VIDEO_FORMAT_*` (0 while none is).
     format: AtomicU32,
+    /// Counts state changes, for [`Sink::wait_consumers`] to block on.
+    changes: Mutex<u64>,
+    changed: Condvar,
     width: u32,
     height: u32,
 }
@@ -172,6 +175,10 @@ unsafe extern "C" fn on_state_changed(
         state_name(new)
     );
     (s.lib.thread_loop_signal)(s.tl, false);
+    if let Ok(mut n) = s.changes.lock() {
+        *n += 1;
+        s.changed.notify_all();
+    }
 }
 
 unsafe extern "C" fn on_param_changed(data: *mut c_void, id: u32, param: *const u8) {
@@ -318,6 +325,8 @@ impl PipeWireSink {
                 state: AtomicI32::new(ffi::STATE_UNCONNECTED),
                 error: Mutex::new(None),
                 format: AtomicU32::new(0),
+                changes: Mutex::new(0),
+                changed: Condvar::new(),
                 width,
                 height,
             }),
@@ -586,6 +595,24 @@ impl Sink for PipeWireSink {
             ffi::STATE_STREAMING => Some(true),
             ffi::STATE_PAUSED | ffi::STATE_CONNECTING => Some(false),
             _ => None,
+        }
+    }
+
+    /// Blocks until the stream's state changes (a consumer linked or left, the daemon went
+    /// away) or `timeout` passes: an idle output costs no CPU and sees a consumer at once.
+    fn wait_consumers(&mut self, timeout: Duration) -> bool {
+        let Ok(n) = self.shared.changes.lock() else {
+            std::thread::sleep(timeout);
+            return false;
+        };
+        let start = *n;
+        match self
+            .shared
+            .changed
+            .wait_timeout_while(n, timeout, |n| *n == start)
+        {
+            Ok((n, _)) => *n != start,
+            Err(_) => false,
         }
     }
 }
