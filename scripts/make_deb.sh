@@ -105,6 +105,7 @@ Maintainer: Backdrop maintainers <backdrop@localhost>
 Installed-Size: $SIZE
 Depends: $LIBDEPS, ffmpeg
 Recommends: v4l2loopback-dkms, v4l-utils
+Suggests: pipewire, wireplumber
 Section: video
 Priority: optional
 Description: virtual background for any Linux video-call app

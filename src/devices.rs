@@ -1,6 +1,8 @@
 //! `backdrop devices` (which V4L2 nodes are cameras, with their modes, and which are
-//! v4l2loopback outputs) and `backdrop doctor` (the usual set-up failures, each with its fix).
+//! v4l2loopback outputs; the PipeWire cameras) and `backdrop doctor` (the usual set-up failures,
+//! each with its fix).
 
+pub mod pipewire;
 pub mod service;
 
 use crate::config::Config;
@@ -317,9 +319,13 @@ pub fn doctor(cfg: &Config) -> DoctorReport {
     let mut r = DoctorReport::default();
     let virt = PathBuf::from(&cfg.virtual_video_device);
     let cam = PathBuf::from(&cfg.real_video_device);
-    check_module(&mut r, &virt);
-    check_loopback(&mut r, &virt);
-    check_output(&mut r, cfg);
+    if crate::sink::pipewire::is_pipewire(&cfg.virtual_video_device) {
+        pipewire::check(&mut r, cfg);
+    } else {
+        check_module(&mut r, &virt);
+        check_loopback(&mut r, &virt);
+        check_output(&mut r, cfg);
+    }
     check_camera(&mut r, cfg, &cam);
     check_on_demand(&mut r, cfg, &virt, &cam);
     let (level, what, fix) = service::finding(&service::state());
@@ -440,6 +446,9 @@ fn check_module(r: &mut DoctorReport, virt: &Path) {
                 fix,
                 "\nto load it at every boot: echo v4l2loopback | sudo tee /etc/modules-load.d/v4l2loopback.conf; echo 'options v4l2loopback {opts}' | sudo tee /etc/modprobe.d/v4l2loopback.conf"
             );
+            if let Some(alt) = pipewire::alternative() {
+                let _ = write!(fix, "\n{alt}");
+            }
         }
     }
 }

@@ -30,6 +30,11 @@ enum Command {
         /// first run: blurred background, /dev/video0 → /dev/video10).
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Use a video file as the camera instead of real_video_device: it is replayed in a
+        /// loop at the configured size and rate, decoded as a webcam's MJPEG (for tests and
+        /// demos without a camera; up to 10 s of the clip are kept in memory).
+        #[arg(long, hide = true, value_name = "CLIP")]
+        camera_file: Option<PathBuf>,
     },
     /// Write the example config to ~/.config/backdrop/config.yaml (or -c FILE) to edit; never
     /// replaces an existing file.
@@ -38,9 +43,11 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
-    /// List V4L2 devices: cameras with their formats, sizes and rates, and v4l2loopback outputs.
+    /// List V4L2 devices (cameras with their formats, sizes and rates, v4l2loopback outputs)
+    /// and PipeWire cameras (Backdrop's node and the apps reading it).
     Devices,
-    /// Check the v4l2loopback module, the virtual camera and the camera, and print the fixes.
+    /// Check the v4l2loopback module (or PipeWire), the virtual camera and the camera, and
+    /// print the fixes.
     Doctor {
         /// Config file naming the devices (default: ~/.config/backdrop/config.yaml if it exists,
         /// else /dev/video0 → /dev/video10).
@@ -141,7 +148,10 @@ fn user_config_for_run() -> anyhow::Result<PathBuf> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            camera_file,
+        } => {
             use std::sync::atomic::AtomicBool;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -156,17 +166,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = pipeline::load_config(config.as_deref())?;
             let mut opts = Options::new(Delivery::Live, config);
             opts.stop = stop;
+            let open_source: pipeline::OpenSource = match camera_file {
+                None => Box::new(backdrop::source::camera::open_for),
+                Some(clip) => {
+                    Box::new(move |cfg| {
+                        let (w, h) = (cfg.width.unwrap_or(1280), cfg.height.unwrap_or(720));
+                        let fps = cfg.fps.max(1);
+                        let frames = fps as usize * 10;
+                        // Paced by itself at the config's rate, so a reload of fps re-paces it.
+                        let src = backdrop::source::ReplaySource::prepare(
+                            &clip, w, h, fps as f64, frames,
+                        )?
+                        .paced();
+                        Ok(Box::new(src) as Box<dyn backdrop::source::Source>)
+                    })
+                }
+            };
             let report = pipeline::run(
                 cfg,
                 opts,
-                Box::new(backdrop::source::camera::open_for),
-                Box::new(|cfg, info| {
-                    backdrop::sink::loopback::open_for(cfg, info.width, info.height)
-                }),
+                open_source,
+                Box::new(|cfg, info| backdrop::sink::open_for(cfg, info.width, info.height)),
             )?;
             let secs = report.elapsed.as_secs_f64().max(1e-3);
+            for (stage, t) in report.stats.summary() {
+                tracing::debug!(
+                    "{stage}: median {:.2} ms, p99 {:.2} ms, CPU {:.2} ms, {} samples",
+                    t.median,
+                    t.p99,
+                    t.cpu,
+                    t.count
+                );
+            }
+            // Camera frame captured → written to the virtual camera.
+            let latency = report
+                .stats
+                .summary()
+                .into_iter()
+                .find(|(k, _)| *k == "latency")
+                .map(|(_, l)| format!(", latency median {:.1} ms (p99 {:.1})", l.median, l.p99))
+                .unwrap_or_default();
             note(format_args!(
-                "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks",
+                "backdrop: stopped after {secs:.1} s: {} frames written ({:.1} fps), {} camera frames, {} masks{latency}",
                 report.frames_out,
                 report.frames_out as f64 / secs,
                 report.frames_in,
@@ -174,9 +215,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
         }
         Command::Devices => {
-            emit(&backdrop::devices::render_devices(
-                &backdrop::devices::list_devices(),
-            ))?;
+            let v4l2 = backdrop::devices::render_devices(&backdrop::devices::list_devices());
+            emit(&(v4l2 + &backdrop::devices::pipewire::report()))?;
         }
         Command::Doctor { config } => {
             let user = backdrop::config::user_config_path().ok();

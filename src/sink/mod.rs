@@ -1,13 +1,14 @@
 //! Frame sinks: the virtual camera (`loopback`, with its encoder `encode` and its consumer
-//! detection `consumers`), video files and pictures (`file`), and a sink that converts and drops
-//! frames (`discard`, for `backdrop bench`). All implement [`Sink`]; nothing here knows the
-//! pipeline that drives them.
+//! detection `consumers`; or `pipewire`, a PipeWire camera node), video files and pictures
+//! (`file`), and a sink that converts and drops frames (`discard`, for `backdrop bench`). All
+//! implement [`Sink`]; nothing here knows the pipeline that drives them.
 
 pub mod consumers;
 mod discard;
 pub mod encode;
 mod file;
 pub mod loopback;
+pub mod pipewire;
 pub mod yuv;
 
 pub use discard::DiscardSink;
@@ -44,6 +45,9 @@ pub enum SinkError {
     /// The virtual camera cannot be opened.
     #[error(transparent)]
     Loopback(#[from] loopback::LoopbackError),
+    /// The PipeWire camera cannot be published.
+    #[error(transparent)]
+    PipeWire(#[from] pipewire::PipeWireError),
     /// A frame could not be encoded for the virtual camera.
     #[error(transparent)]
     Encode(#[from] encode::EncodeError),
@@ -109,6 +113,20 @@ pub trait Sink: Send {
     fn wait_consumers(&mut self, timeout: std::time::Duration) -> bool {
         std::thread::sleep(timeout);
         false
+    }
+}
+
+/// Opens the virtual camera `cfg` names for frames of `width`x`height`: the PipeWire camera
+/// for `virtual_video_device: pipewire`, else the v4l2loopback device.
+pub fn open_for(
+    cfg: &crate::config::Config,
+    width: u32,
+    height: u32,
+) -> Result<Box<dyn Sink>, SinkError> {
+    if pipewire::is_pipewire(&cfg.virtual_video_device) {
+        pipewire::open_for(cfg, width, height)
+    } else {
+        loopback::open_for(cfg, width, height)
     }
 }
 

@@ -12,6 +12,8 @@ pub struct ReplaySource {
     jpegs: Vec<Vec<u8>>,
     next: usize,
     info: SourceInfo,
+    /// When paced ([`ReplaySource::paced`]): the time the next frame is due.
+    due: Option<std::time::Instant>,
 }
 
 impl ReplaySource {
@@ -35,7 +37,15 @@ impl ReplaySource {
                 fps,
                 frames: None,
             },
+            due: None,
         })
+    }
+
+    /// Delivers frames at the clip's rate, as a camera does (`backdrop run --camera-file`),
+    /// instead of as fast as they are read.
+    pub fn paced(mut self) -> Self {
+        self.due = Some(std::time::Instant::now());
+        self
     }
 }
 
@@ -61,7 +71,24 @@ impl Source for ReplaySource {
     fn info(&self) -> SourceInfo {
         self.info
     }
-    fn read(&mut self, out: &mut RgbFrame, _: Duration) -> Result<Read, SourceError> {
+    fn read(&mut self, out: &mut RgbFrame, timeout: Duration) -> Result<Read, SourceError> {
+        if let Some(due) = self.due {
+            let now = std::time::Instant::now();
+            let wait = due.saturating_duration_since(now);
+            if wait > timeout {
+                std::thread::sleep(timeout);
+                return Ok(Read::Timeout);
+            }
+            std::thread::sleep(wait);
+            // On schedule, unless reading fell more than a frame behind (then from now).
+            let interval = Duration::from_secs_f64(1.0 / self.info.fps.max(1e-3));
+            let late = now.saturating_duration_since(due);
+            self.due = Some(if late > interval {
+                now + interval
+            } else {
+                due + interval
+            });
+        }
         let j = &self.jpegs[self.next % self.jpegs.len()];
         self.next += 1;
         decode_mjpeg(j, out)?;
