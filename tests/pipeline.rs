@@ -192,6 +192,7 @@ fn a_live_run_stops_on_request_and_keeps_its_rate_when_the_source_ends() {
     let mut src = Some(Box::new(Short {
         inner: clip(),
         left: 12,
+        next: None,
     }) as Box<dyn Source>);
     let sink = rec.clone();
     let stopper = std::thread::spawn(move || {
@@ -232,10 +233,12 @@ fn a_live_run_stops_on_request_and_keeps_its_rate_when_the_source_ends() {
     assert!(frames.len() - composed > 3, "no placeholder tail after the stall");
 }
 
-/// A clip cut after `left` frames, then silent like a stalled camera.
+/// A clip cut after `left` frames, then silent like a stalled camera. Paced at 20 fps like a
+/// camera (a decoder alone delivers a burst, which the live output passes on as it comes).
 struct Short {
     inner: VideoSource,
     left: u32,
+    next: Option<Instant>,
 }
 
 impl Source for Short {
@@ -248,6 +251,9 @@ impl Source for Short {
             return Ok(Read::Timeout);
         }
         self.left -= 1;
+        let due = self.next.unwrap_or_else(Instant::now);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        self.next = Some(due + Duration::from_millis(50));
         self.inner.read(out, t)
     }
 }
