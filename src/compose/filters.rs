@@ -1,6 +1,6 @@
 //! The filters of SPEC §4, each working in place on a layer's RGBA buffer.
 
-use super::media::{Media, MediaSource};
+use super::media::{Media, MediaOptions, MediaSource};
 use super::{ComposeError, FrameCtx};
 use crate::config::{Anchor, Filter, LayerSource};
 use crate::frame::RgbaImage;
@@ -43,20 +43,20 @@ pub fn build_filter(
     layer: LayerSource,
     w: u32,
     h: u32,
-    media_budget: usize,
+    media_opts: MediaOptions,
 ) -> Result<Box<dyn FilterOp>, ComposeError> {
     let media = |filter: &'static str,
                  src: MediaSource,
                  path: &std::path::Path,
                  interp: crate::config::Interpolation,
                  fit: crate::config::Fit| {
-        Media::open(&src, w, h, interp, fit, media_budget)
+        Media::open(&src, w, h, interp, fit, media_opts)
             .map(|media| Box::new(Show { media }) as Box<dyn FilterOp>)
             .map_err(|reason| ComposeError::Media {
                 layer: layer.to_string(),
                 filter,
                 path: path.to_owned(),
-                reason,
+                reason: Box::new(reason),
             })
     };
     Ok(match f {

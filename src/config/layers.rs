@@ -146,6 +146,129 @@ pub enum Filter {
     LightWrap { radius: u32, strength: f32 },
 }
 
+/// What is wrong with one filter entry; each names the argument and shows the filter's
+/// signature.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FilterError {
+    /// A list entry that does not start with a name.
+    #[error("a filter list must start with the filter name, got {got}")]
+    NoName {
+        /// The entry as written.
+        got: String,
+    },
+    /// Neither a name nor a list.
+    #[error("a filter is a name or a list [name, arguments...], got {got}")]
+    NotAFilter {
+        /// The entry as written.
+        got: String,
+    },
+    /// No filter has this name.
+    #[error("unknown filter `{name}`; known filters: {}", FILTER_NAMES.join(", "))]
+    Unknown {
+        /// The name as written.
+        name: String,
+    },
+    /// A named argument the filter does not have.
+    #[error("filter `{filter}` has no argument `{argument}`; expected {usage}")]
+    NoSuchArgument {
+        /// The filter.
+        filter: &'static str,
+        /// The argument as written.
+        argument: String,
+        /// The filter's signature.
+        usage: String,
+    },
+    /// More positional arguments than the filter has.
+    #[error("filter `{filter}` takes at most {max} argument(s), got {got}; expected {usage}")]
+    TooMany {
+        /// The filter.
+        filter: &'static str,
+        /// How many it takes.
+        max: usize,
+        /// How many were given.
+        got: usize,
+        /// The filter's signature.
+        usage: String,
+    },
+    /// A required argument is missing.
+    #[error("filter `{filter}` needs argument `{argument}`; expected {usage}")]
+    Missing {
+        /// The filter.
+        filter: &'static str,
+        /// The argument.
+        argument: &'static str,
+        /// The filter's signature.
+        usage: String,
+    },
+    /// An argument's value is of the wrong kind or out of range.
+    #[error("argument `{argument}` must be {want}, got {got}; expected {usage}")]
+    BadValue {
+        /// The argument.
+        argument: &'static str,
+        /// What it must be.
+        want: String,
+        /// The value as written (`nothing` when absent).
+        got: String,
+        /// The filter's signature.
+        usage: String,
+    },
+    /// `anchor` given with `fit: stretch`.
+    #[error("argument `anchor` has no effect with fit `stretch` (the whole picture fills the frame); use fit cover or contain, or leave anchor out; expected {usage}")]
+    StretchAnchor {
+        /// The filter's signature.
+        usage: String,
+    },
+    /// `change_alpha` with its bounds the wrong way round.
+    #[error("filter `change_alpha`: alpha_min {min} is above alpha_max {max}")]
+    AlphaBounds {
+        /// `alpha_min`.
+        min: u8,
+        /// `alpha_max`.
+        max: u8,
+    },
+}
+
+/// What is wrong with one layer entry.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LayerError {
+    /// Not a map.
+    #[error("a layer is a one-key map like `- input: [[\"blur\", 10]]`, got {got}")]
+    NotAMap {
+        /// The entry as written.
+        got: String,
+    },
+    /// A map with other than one key.
+    #[error("a layer has exactly one source key ({}), got {keys}", LAYER_SOURCES.join(", "))]
+    Keys {
+        /// How many keys it has.
+        keys: usize,
+    },
+    /// The key is no layer source.
+    #[error("unknown layer source `{got}`; use one of {}", LAYER_SOURCES.join(", "))]
+    UnknownSource {
+        /// The key as written.
+        got: String,
+    },
+    /// Too many filters.
+    #[error("layer `{layer}` has {count} filters; at most {MAX_FILTERS} are allowed")]
+    TooManyFilters {
+        /// The layer source.
+        layer: String,
+        /// How many it has.
+        count: usize,
+    },
+    /// One of its filters is wrong.
+    #[error("layer `{layer}`, filter #{number}: {error}")]
+    Filter {
+        /// The layer source.
+        layer: String,
+        /// 1-based position of the filter in the layer.
+        number: usize,
+        /// What is wrong.
+        error: FilterError,
+    },
+}
+
 /// A layer: a source and its filters, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerSpec {
@@ -334,14 +457,15 @@ impl Args<'_> {
             _ => None,
         }
     }
-    fn bad(&self, name: &str, want: &str) -> String {
-        let got = self.raw(name).map(show).unwrap_or_else(|| "nothing".into());
-        format!(
-            "argument `{name}` must be {want}, got {got}; expected {}",
-            self.sig.usage()
-        )
+    fn bad(&self, name: &'static str, want: &str) -> FilterError {
+        FilterError::BadValue {
+            argument: name,
+            want: want.to_owned(),
+            got: self.raw(name).map(show).unwrap_or_else(|| "nothing".into()),
+            usage: self.sig.usage(),
+        }
     }
-    fn int(&self, name: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    fn int(&self, name: &'static str, lo: i64, hi: i64) -> Result<i64, FilterError> {
         match self.raw(name).and_then(|v| {
             v.as_i64()
                 .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
@@ -350,22 +474,22 @@ impl Args<'_> {
             _ => Err(self.bad(name, &format!("a whole number in {lo}..={hi}"))),
         }
     }
-    fn u8(&self, name: &str) -> Result<u8, String> {
+    fn u8(&self, name: &'static str) -> Result<u8, FilterError> {
         Ok(self.int(name, 0, 255)? as u8)
     }
-    fn float(&self, name: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    fn float(&self, name: &'static str, lo: f64, hi: f64) -> Result<f64, FilterError> {
         match self.raw(name).and_then(Value::as_f64) {
             Some(v) if v >= lo && v <= hi => Ok(v),
             _ => Err(self.bad(name, &format!("a number in {lo}..={hi}"))),
         }
     }
-    fn opt_float(&self, name: &str, lo: f64, hi: f64) -> Result<Option<f64>, String> {
+    fn opt_float(&self, name: &'static str, lo: f64, hi: f64) -> Result<Option<f64>, FilterError> {
         match self.raw(name) {
             None | Some(Value::Null) => Ok(None),
             Some(_) => self.float(name, lo, hi).map(Some),
         }
     }
-    fn boolean(&self, name: &str) -> Result<bool, String> {
+    fn boolean(&self, name: &'static str) -> Result<bool, FilterError> {
         match self.raw(name) {
             Some(Value::Bool(b)) => Ok(*b),
             Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
@@ -374,13 +498,13 @@ impl Args<'_> {
             _ => Err(self.bad(name, "true or false")),
         }
     }
-    fn string(&self, name: &str) -> Result<String, String> {
+    fn string(&self, name: &'static str) -> Result<String, FilterError> {
         match self.raw(name) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             _ => Err(self.bad(name, "a non-empty string")),
         }
     }
-    fn interpolation(&self) -> Result<Interpolation, String> {
+    fn interpolation(&self) -> Result<Interpolation, FilterError> {
         match self
             .string("interpolation_method")?
             .to_ascii_uppercase()
@@ -393,7 +517,7 @@ impl Args<'_> {
     }
 
     /// `fit` and `anchor` of the media filters.
-    fn fit(&self) -> Result<Fit, String> {
+    fn fit(&self) -> Result<Fit, FilterError> {
         let anchor = match self.string("anchor")?.to_ascii_lowercase().as_str() {
             "center" | "centre" => FitAnchor::Center,
             "top" => FitAnchor::Top,
@@ -406,10 +530,9 @@ impl Args<'_> {
             "cover" => Ok(Fit::Cover(anchor)),
             "contain" => Ok(Fit::Contain(anchor)),
             "stretch" if anchor == FitAnchor::Center => Ok(Fit::Stretch),
-            "stretch" => Err(format!(
-                "argument `anchor` has no effect with fit `stretch` (the whole picture fills the frame); use fit cover or contain, or leave anchor out; expected {}",
-                self.sig.usage()
-            )),
+            "stretch" => Err(FilterError::StretchAnchor {
+                usage: self.sig.usage(),
+            }),
             _ => Err(self.bad("fit", "cover, contain or stretch")),
         }
     }
@@ -426,30 +549,17 @@ fn show(v: &Value) -> String {
 }
 
 /// Parses one filter entry: `"name"`, `["name", a, b]`, `["name", [a, b]]` or `["name", {k: v}]`.
-fn parse_filter(v: &Value) -> Result<Filter, String> {
+fn parse_filter(v: &Value) -> Result<Filter, FilterError> {
     let (name, rest): (&str, &[Value]) = match v {
         Value::String(s) => (s.as_str(), &[]),
         Value::Sequence(seq) => match seq.first() {
             Some(Value::String(s)) => (s.as_str(), &seq[1..]),
-            _ => {
-                return Err(format!(
-                    "a filter list must start with the filter name, got {}",
-                    show(v)
-                ))
-            }
+            _ => return Err(FilterError::NoName { got: show(v) }),
         },
-        _ => {
-            return Err(format!(
-                "a filter is a name or a list [name, arguments...], got {}",
-                show(v)
-            ))
-        }
+        _ => return Err(FilterError::NotAFilter { got: show(v) }),
     };
     let Some(sig) = SIGS.iter().find(|s| s.name == name) else {
-        return Err(format!(
-            "unknown filter `{name}`; known filters: {}",
-            FILTER_NAMES.join(", ")
-        ));
+        return Err(FilterError::Unknown { name: name.into() });
     };
     let mut values: Vec<Option<Value>> = vec![None; sig.params.len()];
     let positional: &[Value] = match rest {
@@ -458,11 +568,11 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
             for (k, val) in map {
                 let key = k.as_str().unwrap_or_default();
                 let Some(i) = sig.params.iter().position(|(n, _)| *n == key) else {
-                    return Err(format!(
-                        "filter `{name}` has no argument `{}`; expected {}",
-                        show(k),
-                        sig.usage()
-                    ));
+                    return Err(FilterError::NoSuchArgument {
+                        filter: sig.name,
+                        argument: show(k),
+                        usage: sig.usage(),
+                    });
                 };
                 values[i] = Some(val.clone());
             }
@@ -471,12 +581,12 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
         flat => flat,
     };
     if positional.len() > sig.params.len() {
-        return Err(format!(
-            "filter `{name}` takes at most {} argument(s), got {}; expected {}",
-            sig.params.len(),
-            positional.len(),
-            sig.usage()
-        ));
+        return Err(FilterError::TooMany {
+            filter: sig.name,
+            max: sig.params.len(),
+            got: positional.len(),
+            usage: sig.usage(),
+        });
     }
     for (i, val) in positional.iter().enumerate() {
         values[i] = Some(val.clone());
@@ -485,10 +595,11 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
         if values[i].is_none() {
             match d {
                 Required => {
-                    return Err(format!(
-                        "filter `{name}` needs argument `{pname}`; expected {}",
-                        sig.usage()
-                    ))
+                    return Err(FilterError::Missing {
+                        filter: sig.name,
+                        argument: pname,
+                        usage: sig.usage(),
+                    })
                 }
                 Value(lit) => {
                     values[i] = Some(serde_yaml::from_str(lit).expect("default literal parses"))
@@ -533,9 +644,7 @@ fn parse_filter(v: &Value) -> Result<Filter, String> {
         "change_alpha" => {
             let (min, max) = (a.u8("alpha_min")?, a.u8("alpha_max")?);
             if min > max {
-                return Err(format!(
-                    "filter `change_alpha`: alpha_min {min} is above alpha_max {max}"
-                ));
+                return Err(FilterError::AlphaBounds { min, max });
             }
             Filter::ChangeAlpha {
                 change: a.int("change_alpha", -255, 255)? as i32,
@@ -608,19 +717,12 @@ impl LayerSpec {
 
 impl LayerSpec {
     /// Parses one layer entry (`{source: [filters...]}`); the error says what is wrong.
-    pub fn from_value(v: &Value) -> Result<LayerSpec, String> {
+    pub fn from_value(v: &Value) -> Result<LayerSpec, LayerError> {
         let Value::Mapping(map) = v else {
-            return Err(format!(
-                "a layer is a one-key map like `- input: [[\"blur\", 10]]`, got {}",
-                show(v)
-            ));
+            return Err(LayerError::NotAMap { got: show(v) });
         };
         if map.len() != 1 {
-            return Err(format!(
-                "a layer has exactly one source key ({}), got {}",
-                LAYER_SOURCES.join(", "),
-                map.len()
-            ));
+            return Err(LayerError::Keys { keys: map.len() });
         }
         let (k, filters) = map.iter().next().expect("one entry");
         let key = k.as_str().unwrap_or_default();
@@ -629,13 +731,7 @@ impl LayerSpec {
             "foreground" => LayerSource::Foreground,
             "previous" => LayerSource::Previous,
             "empty" => LayerSource::Empty,
-            _ => {
-                return Err(format!(
-                    "unknown layer source `{}`; use one of {}",
-                    show(k),
-                    LAYER_SOURCES.join(", ")
-                ))
-            }
+            _ => return Err(LayerError::UnknownSource { got: show(k) }),
         };
         let items: &[Value] = match filters {
             Value::Null => &[],
@@ -644,16 +740,20 @@ impl LayerSpec {
             other => std::slice::from_ref(other),
         };
         if items.len() > MAX_FILTERS {
-            return Err(format!(
-                "layer `{key}` has {} filters; at most {MAX_FILTERS} are allowed",
-                items.len()
-            ));
+            return Err(LayerError::TooManyFilters {
+                layer: key.into(),
+                count: items.len(),
+            });
         }
         let filters = items
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                parse_filter(f).map_err(|m| format!("layer `{key}`, filter #{}: {m}", i + 1))
+                parse_filter(f).map_err(|error| LayerError::Filter {
+                    layer: key.into(),
+                    number: i + 1,
+                    error,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LayerSpec { source, filters })
@@ -703,7 +803,7 @@ pub type FilterArg = Value;
 mod tests {
     use super::*;
 
-    fn filter(yaml: &str) -> Result<Filter, String> {
+    fn filter(yaml: &str) -> Result<Filter, FilterError> {
         parse_filter(&serde_yaml::from_str(yaml).unwrap())
     }
 
@@ -741,7 +841,9 @@ mod tests {
                 fit: Fit::Cover(FitAnchor::Center),
             }
         );
-        let e = filter(r#"["image", "bg.jpg", "CUBIC"]"#).unwrap_err();
+        let e = filter(r#"["image", "bg.jpg", "CUBIC"]"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("LINEAR or NEAREST"), "{e}");
     }
 
@@ -752,7 +854,7 @@ mod tests {
             | Ok(Filter::ImageSequence { fit, .. })
             | Ok(Filter::Video { fit, .. }) => Ok(fit),
             Ok(other) => panic!("{other:?}"),
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
         let top = Fit::Cover(FitAnchor::Top);
         assert_eq!(
@@ -795,7 +897,7 @@ mod tests {
 
     #[test]
     fn unknown_filter_lists_known_ones() {
-        let e = filter(r#"["blurr", 10]"#).unwrap_err();
+        let e = filter(r#"["blurr", 10]"#).unwrap_err().to_string();
         assert!(
             e.contains("unknown filter `blurr`") && e.contains("gaussian_blur"),
             "{e}"
@@ -804,19 +906,21 @@ mod tests {
 
     #[test]
     fn bad_arguments_say_what_is_expected() {
-        let e = filter(r#"["blur", "ten"]"#).unwrap_err();
+        let e = filter(r#"["blur", "ten"]"#).unwrap_err().to_string();
         assert!(
             e.contains("intensity_x") && e.contains("blur(intensity_x = 10"),
             "{e}"
         );
-        let e = filter(r#"["roll", 1, 2, 3]"#).unwrap_err();
+        let e = filter(r#"["roll", 1, 2, 3]"#).unwrap_err().to_string();
         assert!(e.contains("at most 2"), "{e}");
-        let e = filter(r#"["colorize", {r: 1, g: 2, q: 3}]"#).unwrap_err();
+        let e = filter(r#"["colorize", {r: 1, g: 2, q: 3}]"#)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("no argument `\"q\"`") || e.contains("no argument `q`"),
             "{e}"
         );
-        let e = filter(r#"["image"]"#).unwrap_err();
+        let e = filter(r#"["image"]"#).unwrap_err().to_string();
         assert!(e.contains("needs argument `image_path`"), "{e}");
     }
 

@@ -37,7 +37,7 @@ pub enum SourceError {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        reason: crate::compose::media::MediaError,
     },
     /// The camera cannot be opened or was lost.
     #[error(transparent)]
