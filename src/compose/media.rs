@@ -8,19 +8,94 @@
 //! frames of memory and one decoder's CPU instead of failing. Either way the choice and the memory
 //! used are logged when the layer is built.
 
-use crate::config::{Fit, Interpolation};
 use crate::frame::RgbaImage;
 use fast_image_resize::{
     images::CroppedImageMut, images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg,
     ResizeOptions, Resizer,
 };
 use image::AnimationDecoder;
+use std::fmt;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Pixel interpolation used when scaling pictures and videos to the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interpolation {
+    /// Bilinear.
+    #[default]
+    Linear,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+/// How a picture or video whose shape differs from the frame's fills it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Scaled to fill the frame, the overflow cut off; the anchor says which part stays.
+    Cover(FitAnchor),
+    /// Scaled to fit inside the frame, transparent bars beside or above and below it; the
+    /// anchor says where it sits.
+    Contain(FitAnchor),
+    /// Scaled to the frame's shape, distorting it (the original tool's behaviour).
+    Stretch,
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Fit::Cover(FitAnchor::Center)
+    }
+}
+
+/// Which part of a picture `cover` keeps (and where `contain` places it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FitAnchor {
+    /// The middle.
+    #[default]
+    Center,
+    /// The top edge (of a picture taller than the frame).
+    Top,
+    /// The bottom edge.
+    Bottom,
+    /// The left edge (of a picture wider than the frame).
+    Left,
+    /// The right edge.
+    Right,
+}
+
+impl FitAnchor {
+    /// Horizontal and vertical position as fractions of the free or cut space: 0 left/top,
+    /// 0.5 centre, 1 right/bottom.
+    pub fn fractions(self) -> (f64, f64) {
+        match self {
+            FitAnchor::Center => (0.5, 0.5),
+            FitAnchor::Top => (0.5, 0.0),
+            FitAnchor::Bottom => (0.5, 1.0),
+            FitAnchor::Left => (0.0, 0.5),
+            FitAnchor::Right => (1.0, 0.5),
+        }
+    }
+}
+
+impl fmt::Display for Fit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let anchor = |a: &FitAnchor| match a {
+            FitAnchor::Center => "",
+            FitAnchor::Top => ", top",
+            FitAnchor::Bottom => ", bottom",
+            FitAnchor::Left => ", left",
+            FitAnchor::Right => ", right",
+        };
+        match self {
+            Fit::Cover(a) => write!(f, "cover{}", anchor(a)),
+            Fit::Contain(a) => write!(f, "contain{}", anchor(a)),
+            Fit::Stretch => f.write_str("stretch"),
+        }
+    }
+}
 
 /// Default most memory decoded backgrounds may hold, all layers together.
 pub const MEDIA_BUDGET_BYTES: usize = 768 << 20;
@@ -577,7 +652,7 @@ enum AnimFormat {
 
 /// Why a media path is not a usable file, with the fix, or `None` when it is one.
 fn file_problem(path: &Path) -> Option<MediaError> {
-    let what = crate::source::not_a_file(path)?;
+    let what = crate::files::not_a_file(path)?;
     Some(if what == "does not exist" {
         MediaError::NoFile
     } else {

@@ -5,12 +5,16 @@
 //! [`Compositor::install`] swaps them in between two frames, keeping every unchanged layer as it
 //! is (its decoded media and its animation phase). [`Compositor::update`] does both at once.
 
-mod filters;
+pub mod filters;
+mod layers;
 pub mod media;
 
-pub use filters::{build_filter, head_box, head_position, Blur, FilterOp, HeadBox, EYES_FRACTION};
+pub use filters::{
+    head_box, head_position, Anchor, Blur, BuildCtx, Filter, FilterError, FilterOp, HeadBox,
+    EYES_FRACTION, FILTER_NAMES,
+};
+pub use layers::{FilterArg, LayerError, LayerSource, LayerSpec, LAYER_SOURCES, MAX_FILTERS};
 
-use crate::config::{LayerSource, LayerSpec};
 use crate::frame::{Mask, RgbFrame, RgbaImage};
 use media::MediaOptions;
 use std::path::PathBuf;
@@ -83,11 +87,15 @@ fn build_layer(
     let mut filters = Vec::with_capacity(spec.filters.len());
     let mut bytes = 0;
     for f in &spec.filters {
-        let left = MediaOptions {
-            budget: media.budget.saturating_sub(bytes),
-            ..media
-        };
-        let op = build_filter(f, spec.source, width, height, left)?;
+        let op = f.build(&BuildCtx {
+            layer: spec.source,
+            width,
+            height,
+            media: MediaOptions {
+                budget: media.budget.saturating_sub(bytes),
+                ..media
+            },
+        })?;
         bytes += op.media_bytes();
         filters.push(op);
     }
@@ -786,12 +794,12 @@ mod tests {
             LayerSpec {
                 source: LayerSource::Empty,
                 filters: vec![
-                    crate::config::Filter::SolidColor { r: 0, g: 255, b: 0 },
-                    crate::config::Filter::ChangeAlpha {
+                    Filter::SolidColor(filters::defs::SolidColor { r: 0, g: 255, b: 0 }),
+                    Filter::ChangeAlpha(filters::defs::ChangeAlpha {
                         change: 255,
                         min: 0,
                         max: 255,
-                    },
+                    }),
                 ],
             },
             LayerSpec {

@@ -1,13 +1,14 @@
 //! The YAML configuration (SPEC §3): options, defaults, validation and line-numbered errors.
 
-mod layers;
 mod user;
 
 pub use user::{user_config_path, write_example, EXAMPLE};
 
-pub use layers::{
-    Anchor, Filter, FilterArg, FilterError, Fit, FitAnchor, Interpolation, LayerError, LayerSource,
-    LayerSpec, FILTER_NAMES, LAYER_SOURCES, MAX_FILTERS,
+// The layer and filter language is defined with the filters (`compose`); a config holds it.
+pub use crate::compose::media::{Fit, FitAnchor, Interpolation};
+pub use crate::compose::{
+    Anchor, Filter, FilterArg, FilterError, LayerError, LayerSource, LayerSpec, FILTER_NAMES,
+    LAYER_SOURCES, MAX_FILTERS,
 };
 
 use serde::Deserialize;
@@ -600,7 +601,7 @@ mod tests {
         assert_eq!(c.layers[0].source, LayerSource::Input);
         assert!(matches!(
             c.layers[0].filters[0],
-            Filter::Blur { x: 10, y: 10 }
+            Filter::Blur(crate::compose::filters::defs::Blur { x: 10, y: 10 })
         ));
     }
 
@@ -712,5 +713,52 @@ mod tests {
     fn engine_values_are_checked() {
         let e = parse("engine: cuda\n").unwrap_err();
         assert!(e.to_string().contains("onnxruntime"), "{e}");
+    }
+
+    #[test]
+    fn spec_examples_parse() {
+        let docs = [
+            "layers:\n  - empty: [[\"image\", \"background.jpg\"]]\n  - foreground: []\n",
+            "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n",
+            "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n  - previous: [[\"image\", \"images/fog.jpg\"], [\"roll\", 5, 0]]\n",
+        ];
+        for d in docs {
+            let c = Config::parse(d, Path::new("x.yaml"), Path::new("/cfg")).unwrap();
+            assert!(c.layers.len() >= 2);
+        }
+        let c = Config::parse(docs[2], Path::new("x.yaml"), Path::new("/cfg")).unwrap();
+        assert_eq!(
+            c.layers[2].filters,
+            vec![
+                Filter::Image(crate::compose::filters::defs::Image {
+                    path: "/cfg/images/fog.jpg".into(),
+                    interpolation: Interpolation::Linear,
+                    fit: Fit::default(),
+                }),
+                Filter::Roll(crate::compose::filters::defs::Roll {
+                    speed_x: 5,
+                    speed_y: 0
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn layer_errors_carry_line_and_names() {
+        let text =
+            "fps: 30\nlayers:\n  - input: [[\"blur\", 10]]\n  - foreground: [[\"sharpen\", 2]]\n";
+        let e = Config::parse(text, Path::new("c.yaml"), Path::new(".")).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("foreground") && m.contains("sharpen") && m.contains("line 4"),
+            "{m}"
+        );
+        let e = Config::parse(
+            "layers:\n  - background: []\n",
+            Path::new("c.yaml"),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown layer source"), "{e}");
     }
 }
