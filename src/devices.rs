@@ -62,12 +62,29 @@ pub struct DeviceInfo {
     pub kind: DeviceKind,
 }
 
+/// Why a node could not be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The node cannot be opened.
+    #[error("{0}")]
+    Open(std::io::Error),
+    /// The node does not answer `VIDIOC_QUERYCAP` (not a V4L2 device).
+    #[error("VIDIOC_QUERYCAP: {0}")]
+    QueryCap(std::io::Error),
+}
+
+impl InspectError {
+    /// Whether the node exists but the user may not open it (the fix: the video group).
+    pub fn permission_denied(&self) -> bool {
+        let (InspectError::Open(e) | InspectError::QueryCap(e)) = self;
+        e.kind() == std::io::ErrorKind::PermissionDenied
+    }
+}
+
 /// Inspects one node; `Err` carries the reason it could not be opened.
-pub fn inspect(path: &Path) -> Result<DeviceInfo, String> {
-    let dev = Device::open(path, true).map_err(|e| e.to_string())?;
-    let cap = dev
-        .query_cap()
-        .map_err(|e| format!("VIDIOC_QUERYCAP: {e}"))?;
+pub fn inspect(path: &Path) -> Result<DeviceInfo, InspectError> {
+    let dev = Device::open(path, true).map_err(InspectError::Open)?;
+    let cap = dev.query_cap().map_err(InspectError::QueryCap)?;
     let caps = cap.caps();
     let kind = if cap.is_loopback() {
         // With exclusive_caps the node only announces CAPTURE while a producer streams.
@@ -141,7 +158,7 @@ fn fmt_fps(f: f64) -> String {
 }
 
 /// Renders `backdrop devices`' report for the given nodes (and for nodes that failed to open).
-pub fn render_devices(list: &[Result<DeviceInfo, (PathBuf, String)>]) -> String {
+pub fn render_devices(list: &[Result<DeviceInfo, (PathBuf, InspectError)>]) -> String {
     let mut s = String::new();
     if list.is_empty() {
         s.push_str("no V4L2 devices (/dev/video*) found; plug in a camera, and load v4l2loopback for the virtual camera (see `backdrop doctor`)\n");
@@ -217,7 +234,7 @@ pub fn render_devices(list: &[Result<DeviceInfo, (PathBuf, String)>]) -> String 
 }
 
 /// `backdrop devices`: every node, inspected.
-pub fn list_devices() -> Vec<Result<DeviceInfo, (PathBuf, String)>> {
+pub fn list_devices() -> Vec<Result<DeviceInfo, (PathBuf, InspectError)>> {
     crate::v4l2::video_nodes()
         .into_iter()
         .map(|p| inspect(&p).map_err(|e| (p, e)))
@@ -480,7 +497,7 @@ fn check_loopback(r: &mut DoctorReport, virt: &Path) {
     let info = match inspect(virt) {
         Ok(i) => i,
         Err(e) => {
-            let fix = if e.contains("denied") {
+            let fix = if e.permission_denied() {
                 "add yourself to the video group: sudo usermod -aG video $USER, then log in again"
                     .to_owned()
             } else {
@@ -827,7 +844,10 @@ mod tests {
         let s = render_devices(&[
             Ok(cam),
             Ok(lb),
-            Err(("/dev/video2".into(), "Permission denied".into())),
+            Err((
+                "/dev/video2".into(),
+                InspectError::Open(std::io::Error::from_raw_os_error(libc::EACCES)),
+            )),
         ]);
         assert!(s.contains("/dev/video0: camera \"Cam\""), "{s}");
         assert!(s.contains("640x480 @ 30/15 fps"), "{s}");

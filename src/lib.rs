@@ -10,6 +10,7 @@ pub mod compose;
 pub mod config;
 pub mod devices;
 pub mod ffmpeg;
+pub mod files;
 pub mod frame;
 pub mod pipeline;
 pub mod process;

@@ -1264,8 +1264,11 @@ fn a_video_larger_than_the_budget_is_streamed_with_the_same_frames() {
     let layers = specs(&format!("  - empty: [[\"video\", {}]]\n", q(&clip)));
     // A budget for 5 of the 20 frames. No deadline here: wait for the decoder as `process` does.
     let budget = 5 * (w * h * 3) as usize;
-    backdrop::compose::media::set_stream_wait(std::time::Duration::from_secs(10));
-    let mut c = Compositor::with_budget(&layers, w, h, budget).unwrap();
+    let media = backdrop::compose::media::MediaOptions {
+        budget,
+        stream_wait: std::time::Duration::from_secs(10),
+    };
+    let mut c = Compositor::with_options(&layers, w, h, media).unwrap();
     let ring = backdrop::compose::media::STREAM_RING + 2;
     assert_eq!(c.media_bytes(), ring * (w * h * 4) as usize);
     // Played from its start (a stream begins when first shown), looping by restarting.
@@ -1279,7 +1282,7 @@ fn a_video_larger_than_the_budget_is_streamed_with_the_same_frames() {
         );
     }
     // Falling behind (a slower output) skips frames instead of slowing the video down.
-    let mut c = Compositor::with_budget(&layers, w, h, budget).unwrap();
+    let mut c = Compositor::with_options(&layers, w, h, media).unwrap();
     for i in 0..12u32 {
         let t = i as f64 * 0.3 + 0.05;
         let out = compose_with(&mut c, &f, &m, i as u64, t);
@@ -1768,13 +1771,17 @@ fn timing_of_every_filter_at_720p() {
         ),
     ];
     // Streamed backgrounds get their frames in time only at the video's pace: pace them.
-    backdrop::compose::media::set_stream_wait(std::time::Duration::from_secs(1));
+    let media = backdrop::compose::media::MediaOptions {
+        stream_wait: std::time::Duration::from_secs(1),
+        ..backdrop::compose::media::MediaOptions::from_env().unwrap()
+    };
     println!("| layer stack | min ms | median ms | median CPU ms |\n|---|---|---|---|");
     for (name, layer) in cases {
-        let mut c = Compositor::new(
+        let mut c = Compositor::with_options(
             &specs_in(&format!("  - {layer}\n"), Path::new("/")),
             1280,
             720,
+            media,
         )
         .unwrap();
         let (mut wall, mut cpu) = (vec![], vec![]);

@@ -345,8 +345,11 @@ fn a_reload_keeps_unchanged_layers_and_their_phase() {
     let frame = RgbFrame::new(w, h);
     let mask = Mask::new(w, h);
     // Budget for 2 frames: the video is streamed, so a rebuilt layer would start over at frame 0.
-    backdrop::compose::media::set_stream_wait(Duration::from_secs(10));
-    let mut c = Compositor::with_budget(&a, w, h, 2 * (w * h * 3) as usize).unwrap();
+    let media = backdrop::compose::media::MediaOptions {
+        budget: 2 * (w * h * 3) as usize,
+        stream_wait: Duration::from_secs(10),
+    };
+    let mut c = Compositor::with_options(&a, w, h, media).unwrap();
     let mut shown = vec![];
     for i in 0..30u64 {
         if i == 13 {

@@ -8,19 +8,94 @@
 //! frames of memory and one decoder's CPU instead of failing. Either way the choice and the memory
 //! used are logged when the layer is built.
 
-use crate::config::{Fit, Interpolation};
 use crate::frame::RgbaImage;
 use fast_image_resize::{
     images::CroppedImageMut, images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg,
     ResizeOptions, Resizer,
 };
 use image::AnimationDecoder;
+use std::fmt;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Pixel interpolation used when scaling pictures and videos to the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interpolation {
+    /// Bilinear.
+    #[default]
+    Linear,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+/// How a picture or video whose shape differs from the frame's fills it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Scaled to fill the frame, the overflow cut off; the anchor says which part stays.
+    Cover(FitAnchor),
+    /// Scaled to fit inside the frame, transparent bars beside or above and below it; the
+    /// anchor says where it sits.
+    Contain(FitAnchor),
+    /// Scaled to the frame's shape, distorting it (the original tool's behaviour).
+    Stretch,
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Fit::Cover(FitAnchor::Center)
+    }
+}
+
+/// Which part of a picture `cover` keeps (and where `contain` places it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FitAnchor {
+    /// The middle.
+    #[default]
+    Center,
+    /// The top edge (of a picture taller than the frame).
+    Top,
+    /// The bottom edge.
+    Bottom,
+    /// The left edge (of a picture wider than the frame).
+    Left,
+    /// The right edge.
+    Right,
+}
+
+impl FitAnchor {
+    /// Horizontal and vertical position as fractions of the free or cut space: 0 left/top,
+    /// 0.5 centre, 1 right/bottom.
+    pub fn fractions(self) -> (f64, f64) {
+        match self {
+            FitAnchor::Center => (0.5, 0.5),
+            FitAnchor::Top => (0.5, 0.0),
+            FitAnchor::Bottom => (0.5, 1.0),
+            FitAnchor::Left => (0.0, 0.5),
+            FitAnchor::Right => (1.0, 0.5),
+        }
+    }
+}
+
+impl fmt::Display for Fit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let anchor = |a: &FitAnchor| match a {
+            FitAnchor::Center => "",
+            FitAnchor::Top => ", top",
+            FitAnchor::Bottom => ", bottom",
+            FitAnchor::Left => ", left",
+            FitAnchor::Right => ", right",
+        };
+        match self {
+            Fit::Cover(a) => write!(f, "cover{}", anchor(a)),
+            Fit::Contain(a) => write!(f, "contain{}", anchor(a)),
+            Fit::Stretch => f.write_str("stretch"),
+        }
+    }
+}
 
 /// Default most memory decoded backgrounds may hold, all layers together.
 pub const MEDIA_BUDGET_BYTES: usize = 768 << 20;
@@ -34,13 +109,107 @@ pub const STREAM_RING: usize = 3;
 /// Slack when comparing frame times (seconds).
 const TIME_EPS: f64 = 1e-6;
 
-static STREAM_WAIT_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100_000);
-
 /// How long a streamed background may hold up a frame waiting for its decoder before the
-/// current frame is shown again (process-wide). Live output keeps the default 100 ms; file
-/// processing, which has no deadline, waits longer so its output does not depend on timing.
-pub fn set_stream_wait(wait: Duration) {
-    STREAM_WAIT_US.store(wait.as_micros() as u64, Ordering::Relaxed);
+/// current frame is shown again, by default: live output must not stall.
+pub const STREAM_WAIT: Duration = Duration::from_millis(100);
+
+/// How media are held and played: the memory they may take and how long a streamed one may be
+/// waited for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MediaOptions {
+    /// Most bytes of decoded media in memory, all layers together; larger backgrounds are
+    /// streamed.
+    pub budget: usize,
+    /// How long a streamed background may hold up a frame waiting for its decoder before the
+    /// current frame is shown again. Live output keeps [`STREAM_WAIT`]; file processing, which
+    /// has no deadline, waits longer so its output does not depend on timing.
+    pub stream_wait: Duration,
+}
+
+impl MediaOptions {
+    /// The media budget from the environment ([`media_budget`]) and the live stream wait.
+    pub fn from_env() -> Result<Self, MediaError> {
+        Ok(MediaOptions {
+            budget: media_budget()?,
+            stream_wait: STREAM_WAIT,
+        })
+    }
+}
+
+/// Why a picture, animation, folder or video cannot be used as a background (each says the fix
+/// where there is one).
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// `BACKDROP_MEDIA_BUDGET_MIB` is not a number of MiB.
+    #[error("{MEDIA_BUDGET_ENV}={value} is not a number of MiB; use a whole number from 0 to {MEDIA_BUDGET_MAX_MIB} (e.g. 768, the default), or unset it")]
+    Budget {
+        /// The value as set, quoted.
+        value: String,
+    },
+    /// The file does not exist.
+    #[error("the file does not exist; check the path (relative paths start at the config file's folder)")]
+    NoFile,
+    /// The path is something other than a file.
+    #[error("it {what}; give a picture or video file")]
+    NotAFile {
+        /// What it is instead, e.g. "is a folder, not a file".
+        what: String,
+    },
+    /// An `image_sequence` was given a file.
+    #[error("it is a file, not a folder of pictures")]
+    NotAFolder,
+    /// An `image_sequence` folder does not exist.
+    #[error("the folder does not exist; check the path (relative paths start at the config file's folder)")]
+    NoFolder,
+    /// An `image_sequence` folder cannot be listed.
+    #[error("cannot list the folder: {0}")]
+    List(std::io::Error),
+    /// An `image_sequence` folder holds no pictures.
+    #[error("the folder has no pictures ({})", PICTURE_EXTS.join(", "))]
+    NoPictures,
+    /// The file cannot be opened.
+    #[error("cannot open: {0}")]
+    Open(std::io::Error),
+    /// The file cannot be read.
+    #[error("cannot read: {0}")]
+    Read(std::io::Error),
+    /// The picture file is larger than what is read.
+    #[error("the file is {mib} MiB; pictures up to {max_mib} MiB are read")]
+    TooLarge {
+        /// Its size, MiB.
+        mib: u64,
+        /// The limit, MiB.
+        max_mib: u64,
+    },
+    /// A JPEG without its end marker.
+    #[error("not a readable picture: the JPEG is truncated (it has no end-of-image marker: an interrupted copy or download?)")]
+    Truncated,
+    /// The picture decoder failed.
+    #[error("not a readable picture: {0}")]
+    Picture(image::ImageError),
+    /// The animation decoder failed.
+    #[error("not a readable animation: {0}")]
+    Animation(image::ImageError),
+    /// One picture of an `image_sequence` failed.
+    #[error("{}: {error}", path.display())]
+    InFolder {
+        /// The picture.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: Box<MediaError>,
+    },
+    /// ffmpeg cannot read the video.
+    #[error(transparent)]
+    Video(#[from] crate::ffmpeg::FfmpegError),
+    /// Nothing was decoded.
+    #[error("it has no frames")]
+    NoFrames,
+    /// The decoding thread could not start.
+    #[error("cannot start a decoding thread: {0}")]
+    Thread(std::io::Error),
+    /// A streamed background gave no first frame in time.
+    #[error("no frame could be decoded within 60 s")]
+    FirstFrameTimeout,
 }
 
 /// Largest media budget accepted, in MiB (1 TiB: anything above is a typo).
@@ -48,7 +217,7 @@ const MEDIA_BUDGET_MAX_MIB: usize = 1 << 20;
 
 /// The media budget in bytes: `BACKDROP_MEDIA_BUDGET_MIB` when set, else 768 MiB. A value that is
 /// not a whole number of MiB (up to 1 TiB) is an error naming the variable, not silently ignored.
-pub fn media_budget() -> Result<usize, String> {
+pub fn media_budget() -> Result<usize, MediaError> {
     match std::env::var(MEDIA_BUDGET_ENV) {
         Err(std::env::VarError::NotPresent) => Ok(MEDIA_BUDGET_BYTES),
         Ok(v) if v.trim().is_empty() => Ok(MEDIA_BUDGET_BYTES),
@@ -58,14 +227,12 @@ pub fn media_budget() -> Result<usize, String> {
             .ok()
             .filter(|&m| m <= MEDIA_BUDGET_MAX_MIB)
             .map(|m| m << 20)
-            .ok_or_else(|| {
-                format!(
-                    "{MEDIA_BUDGET_ENV}={v:?} is not a number of MiB; use a whole number from 0 to {MEDIA_BUDGET_MAX_MIB} (e.g. 768, the default), or unset it"
-                )
+            .ok_or_else(|| MediaError::Budget {
+                value: format!("{v:?}"),
             }),
-        Err(std::env::VarError::NotUnicode(v)) => Err(format!(
-            "{MEDIA_BUDGET_ENV}={v:?} is not a number of MiB; use e.g. 768, or unset it"
-        )),
+        Err(std::env::VarError::NotUnicode(v)) => Err(MediaError::Budget {
+            value: format!("{v:?}"),
+        }),
     }
 }
 
@@ -117,16 +284,17 @@ impl std::fmt::Debug for Media {
 }
 
 impl Media {
-    /// Decodes `src` at `w`x`h`, fitted as `fit` says; keeps it in memory when it fits `budget`
-    /// bytes, else streams it.
+    /// Decodes `src` at `w`x`h`, fitted as `fit` says; keeps it in memory when it fits
+    /// `opts.budget` bytes, else streams it.
     pub fn open(
         src: &MediaSource,
         w: u32,
         h: u32,
         interp: Interpolation,
         fit: Fit,
-        budget: usize,
-    ) -> Result<Media, String> {
+        opts: MediaOptions,
+    ) -> Result<Media, MediaError> {
+        let budget = opts.budget;
         let opener = Opener::resolve(src, w, h, interp, fit)?;
         let label = opener.label();
         // Skip decoding what certainly cannot fit (at 3 bytes a pixel, the least a frame takes).
@@ -148,7 +316,7 @@ impl Media {
                 });
             }
         }
-        let stream = Stream::start(opener)?;
+        let stream = Stream::start(opener, opts.stream_wait)?;
         tracing::info!(
             "{label}: larger than the media budget ({} MiB left): streamed from disk, {} MiB in memory ({} frames decoded ahead)",
             mib(budget),
@@ -243,7 +411,7 @@ struct Animation {
 
 impl Animation {
     /// Decodes every frame; `Ok(None)` when they do not fit in `budget` bytes.
-    fn decode(opener: &Opener, budget: usize) -> Result<Option<Animation>, String> {
+    fn decode(opener: &Opener, budget: usize) -> Result<Option<Animation>, MediaError> {
         let mut reader = opener.open()?;
         let mut anim = Animation {
             frames: vec![],
@@ -267,7 +435,7 @@ impl Animation {
             anim.ends.push(t);
         }
         if anim.frames.is_empty() {
-            return Err("it has no frames".into());
+            return Err(MediaError::NoFrames);
         }
         Ok(Some(anim))
     }
@@ -304,25 +472,27 @@ struct Stream {
     start: Option<f64>,
     stop: Arc<AtomicBool>,
     frame_bytes: usize,
+    /// How long a late frame is waited for ([`MediaOptions::stream_wait`]).
+    wait: Duration,
 }
 
 impl Stream {
     /// Starts the decoding thread and waits for the first frame (so errors show at start-up).
-    fn start(opener: Opener) -> Result<Stream, String> {
+    fn start(opener: Opener, wait: Duration) -> Result<Stream, MediaError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(RgbaImage, f64)>(STREAM_RING);
         let (back, back_rx) = std::sync::mpsc::channel::<RgbaImage>();
-        let (first_tx, first_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<Result<(), MediaError>>();
         let stop = Arc::new(AtomicBool::new(false));
         let frame_bytes = opener.w as usize * opener.h as usize * 4;
         let stop2 = stop.clone();
         std::thread::Builder::new()
             .name("media-stream".into())
             .spawn(move || stream_loop(&opener, &tx, &back_rx, first_tx, &stop2))
-            .map_err(|e| format!("cannot start a decoding thread: {e}"))?;
+            .map_err(MediaError::Thread)?;
         match first_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("no frame could be decoded within 60 s".into()),
+            Err(_) => return Err(MediaError::FirstFrameTimeout),
         }
         Ok(Stream {
             rx,
@@ -332,6 +502,7 @@ impl Stream {
             start: None,
             stop,
             frame_bytes,
+            wait,
         })
     }
 
@@ -344,7 +515,7 @@ impl Stream {
             let wait = if self.cur.data.is_empty() {
                 Duration::from_secs(5)
             } else {
-                Duration::from_micros(STREAM_WAIT_US.load(Ordering::Relaxed))
+                self.wait
             };
             match self.rx.recv_timeout(wait) {
                 Ok((img, d)) => {
@@ -381,7 +552,7 @@ fn stream_loop(
     opener: &Opener,
     tx: &SyncSender<(RgbaImage, f64)>,
     back: &Receiver<RgbaImage>,
-    first: Sender<Result<(), String>>,
+    first: Sender<Result<(), MediaError>>,
     stop: &AtomicBool,
 ) {
     let mut first = Some(first);
@@ -435,7 +606,7 @@ fn stream_loop(
         }
         if n == 0 {
             if let Some(f) = first.take() {
-                let _ = f.send(Err("it has no frames".into()));
+                let _ = f.send(Err(MediaError::NoFrames));
             }
             return;
         }
@@ -480,13 +651,12 @@ enum AnimFormat {
 }
 
 /// Why a media path is not a usable file, with the fix, or `None` when it is one.
-fn file_problem(path: &Path) -> Option<String> {
-    let what = crate::source::not_a_file(path)?;
+fn file_problem(path: &Path) -> Option<MediaError> {
+    let what = crate::files::not_a_file(path)?;
     Some(if what == "does not exist" {
-        "the file does not exist; check the path (relative paths start at the config file's folder)"
-            .into()
+        MediaError::NoFile
     } else {
-        format!("it {what}; give a picture or video file")
+        MediaError::NotAFile { what }
     })
 }
 
@@ -503,14 +673,14 @@ fn ext_of(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-fn open_file(path: &Path) -> Result<BufReader<std::fs::File>, String> {
+fn open_file(path: &Path) -> Result<BufReader<std::fs::File>, MediaError> {
     std::fs::File::open(path)
         .map(BufReader::new)
-        .map_err(|e| format!("cannot open: {e}"))
+        .map_err(MediaError::Open)
 }
 
 /// Whether a picture file holds an animation the image decoders can play.
-fn animation_format(path: &Path) -> Result<Option<AnimFormat>, String> {
+fn animation_format(path: &Path) -> Result<Option<AnimFormat>, MediaError> {
     let f = match ext_of(path).as_str() {
         "gif" => Some(AnimFormat::Gif),
         "webp" => image::codecs::webp::WebPDecoder::new(open_file(path)?)
@@ -533,7 +703,7 @@ impl Opener {
         h: u32,
         interp: Interpolation,
         fit: Fit,
-    ) -> Result<Opener, String> {
+    ) -> Result<Opener, MediaError> {
         let kind = match src {
             MediaSource::Picture(path) => {
                 if let Some(why) = file_problem(path) {
@@ -550,7 +720,7 @@ impl Opener {
             }
             MediaSource::Sequence { dir, fps } => {
                 if dir.is_file() {
-                    return Err("it is a file, not a folder of pictures".into());
+                    return Err(MediaError::NotAFolder);
                 }
                 let files = list_pictures(dir)?;
                 Kind::Files {
@@ -571,7 +741,7 @@ impl Opener {
                         min_frame: target_fps.map_or(0.0, |f| 1.0 / f as f64),
                     }
                 } else {
-                    let info = crate::ffmpeg::probe(path).map_err(|e| e.to_string())?;
+                    let info = crate::ffmpeg::probe(path)?;
                     // Odd containers report 90k or 1000 fps; cap what we decode at 60.
                     let own = info.fps.min(60.0);
                     let fps = target_fps.map_or(own, |f| (f as f64).min(own));
@@ -624,7 +794,7 @@ impl Opener {
         }
     }
 
-    fn open(&self) -> Result<Box<dyn FrameReader>, String> {
+    fn open(&self) -> Result<Box<dyn FrameReader>, MediaError> {
         let scaler = Scaler {
             resizer: Resizer::new(),
             w: self.w,
@@ -643,7 +813,7 @@ impl Opener {
                 min_frame,
             } => {
                 let r = open_file(path)?;
-                let bad = |e: image::ImageError| format!("not a readable animation: {e}");
+                let bad = MediaError::Animation;
                 let frames = match format {
                     AnimFormat::Gif => image::codecs::gif::GifDecoder::new(r)
                         .map_err(bad)?
@@ -682,8 +852,7 @@ impl Opener {
                     ffmpeg_fit(self.w, self.h, flags, self.fit)
                 );
                 let frame_bytes = self.w as usize * self.h as usize * 4;
-                let dec = crate::ffmpeg::Decoder::spawn(path, "rgba", Some(&vf), frame_bytes)
-                    .map_err(|e| e.to_string())?;
+                let dec = crate::ffmpeg::Decoder::spawn(path, "rgba", Some(&vf), frame_bytes)?;
                 Box::new(FfmpegReader {
                     dec,
                     frame: 1.0 / fps,
@@ -696,10 +865,10 @@ impl Opener {
 }
 
 /// Lists the pictures of a folder in name order (numbers in names compare by value).
-fn list_pictures(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn list_pictures(dir: &Path) -> Result<Vec<PathBuf>, MediaError> {
     let rd = std::fs::read_dir(dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "the folder does not exist; check the path (relative paths start at the config file's folder)".to_string(),
-        _ => format!("cannot list the folder: {e}"),
+        std::io::ErrorKind::NotFound => MediaError::NoFolder,
+        _ => MediaError::List(e),
     })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -713,10 +882,7 @@ fn list_pictures(dir: &Path) -> Result<Vec<PathBuf>, String> {
         })
         .collect();
     if files.is_empty() {
-        return Err(format!(
-            "the folder has no pictures ({})",
-            PICTURE_EXTS.join(", ")
-        ));
+        return Err(MediaError::NoPictures);
     }
     files.sort_by(|a, b| {
         natural_cmp(
@@ -762,7 +928,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// Decodes frames one at a time, scaled to the output size.
 trait FrameReader {
     /// Fills `dst` with the next frame; returns its display time in seconds, `None` at the end.
-    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String>;
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, MediaError>;
 }
 
 struct Scaler {
@@ -817,7 +983,7 @@ struct StillReader {
 }
 
 impl FrameReader for StillReader {
-    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, MediaError> {
         let Some(path) = self.path.take() else {
             return Ok(None);
         };
@@ -835,12 +1001,15 @@ struct FilesReader {
 }
 
 impl FrameReader for FilesReader {
-    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, MediaError> {
         let Some(path) = self.files.get(self.next) else {
             return Ok(None);
         };
         self.next += 1;
-        let img = decode_picture(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let img = decode_picture(path).map_err(|e| MediaError::InFolder {
+            path: path.clone(),
+            error: Box::new(e),
+        })?;
         self.scaler.scale(&img, dst);
         Ok(Some(self.frame))
     }
@@ -868,8 +1037,8 @@ impl AnimReader {
 }
 
 impl FrameReader for AnimReader {
-    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
-        let bad = |e: image::ImageError| format!("not a readable animation: {e}");
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, MediaError> {
+        let bad = MediaError::Animation;
         let first = match self.pending.take() {
             Some(f) => f,
             None => match self.frames.next() {
@@ -912,12 +1081,12 @@ struct FfmpegReader {
 }
 
 impl FrameReader for FfmpegReader {
-    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, String> {
+    fn next_into(&mut self, dst: &mut RgbaImage) -> Result<Option<f64>, MediaError> {
         dst.reshape(self.w, self.h);
         match self.dec.read_frame(&mut dst.data) {
             Ok(true) => Ok(Some(self.frame)),
             Ok(false) => Ok(None),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -953,30 +1122,26 @@ pub fn jpeg_is_complete(b: &[u8]) -> bool {
 
 /// Reads and decodes a picture file, turned upright by its EXIF orientation (phone photos are
 /// stored sideways with a tag saying so). A truncated JPEG is an error, as a truncated PNG is.
-pub fn read_picture(path: &Path) -> Result<image::DynamicImage, String> {
+pub fn read_picture(path: &Path) -> Result<image::DynamicImage, MediaError> {
     use image::ImageDecoder;
     if let Some(why) = file_problem(path) {
         return Err(why);
     }
     let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if len > PICTURE_MAX_BYTES {
-        return Err(format!(
-            "the file is {} MiB; pictures up to {} MiB are read",
-            len >> 20,
-            PICTURE_MAX_BYTES >> 20
-        ));
+        return Err(MediaError::TooLarge {
+            mib: len >> 20,
+            max_mib: PICTURE_MAX_BYTES >> 20,
+        });
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = std::fs::read(path).map_err(MediaError::Read)?;
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(MediaError::Read)?;
     if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
-        return Err(
-            "not a readable picture: the JPEG is truncated (it has no end-of-image marker: an interrupted copy or download?)"
-                .into(),
-        );
+        return Err(MediaError::Truncated);
     }
-    let bad = |e: image::ImageError| format!("not a readable picture: {e}");
+    let bad = MediaError::Picture;
     let mut dec = reader.into_decoder().map_err(bad)?;
     let orientation = dec
         .orientation()
@@ -986,7 +1151,7 @@ pub fn read_picture(path: &Path) -> Result<image::DynamicImage, String> {
     Ok(img)
 }
 
-fn decode_picture(path: &Path) -> Result<RgbaImage, String> {
+fn decode_picture(path: &Path) -> Result<RgbaImage, MediaError> {
     let img = read_picture(path)?.to_rgba8();
     Ok(RgbaImage {
         width: img.width(),
@@ -1092,7 +1257,7 @@ pub fn scale_rgba(
 }
 
 /// Reads an image file into RGB (for `process` on a photo).
-pub fn load_rgb(path: &Path) -> Result<crate::frame::RgbFrame, String> {
+pub fn load_rgb(path: &Path) -> Result<crate::frame::RgbFrame, MediaError> {
     let img = read_picture(path)?.to_rgb8();
     Ok(crate::frame::RgbFrame {
         width: img.width(),

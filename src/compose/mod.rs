@@ -5,13 +5,18 @@
 //! [`Compositor::install`] swaps them in between two frames, keeping every unchanged layer as it
 //! is (its decoded media and its animation phase). [`Compositor::update`] does both at once.
 
-mod filters;
+pub mod filters;
+mod layers;
 pub mod media;
 
-pub use filters::{build_filter, head_box, head_position, Blur, FilterOp, HeadBox, EYES_FRACTION};
+pub use filters::{
+    head_box, head_position, Anchor, Blur, BuildCtx, Filter, FilterError, FilterOp, HeadBox,
+    EYES_FRACTION, FILTER_NAMES,
+};
+pub use layers::{FilterArg, LayerError, LayerSource, LayerSpec, LAYER_SOURCES, MAX_FILTERS};
 
-use crate::config::{LayerSource, LayerSpec};
 use crate::frame::{Mask, RgbFrame, RgbaImage};
+use media::MediaOptions;
 use std::path::PathBuf;
 
 /// Errors building layers (missing or unreadable pictures, videos, folders).
@@ -26,12 +31,12 @@ pub enum ComposeError {
         filter: &'static str,
         /// The file or folder.
         path: PathBuf,
-        /// What went wrong and how to fix it.
-        reason: String,
+        /// What went wrong and how to fix it (boxed: errors travel by value through the stages).
+        reason: Box<media::MediaError>,
     },
     /// `BACKDROP_MEDIA_BUDGET_MIB` is not a number.
     #[error("{0}")]
-    Budget(String),
+    Budget(Box<media::MediaError>),
     /// The layers' frame buffers would take more memory than allowed.
     #[error("{layers} layers at {width}x{height} need {need_mib} MiB of layer buffers, more than the {max_mib} MiB allowed; use fewer layers or a smaller frame size")]
     TooLarge {
@@ -77,12 +82,20 @@ fn build_layer(
     spec: &LayerSpec,
     width: u32,
     height: u32,
-    budget: usize,
+    media: MediaOptions,
 ) -> Result<Layer, ComposeError> {
     let mut filters = Vec::with_capacity(spec.filters.len());
     let mut bytes = 0;
     for f in &spec.filters {
-        let op = build_filter(f, spec.source, width, height, budget.saturating_sub(bytes))?;
+        let op = f.build(&BuildCtx {
+            layer: spec.source,
+            width,
+            height,
+            media: MediaOptions {
+                budget: media.budget.saturating_sub(bytes),
+                ..media
+            },
+        })?;
         bytes += op.media_bytes();
         filters.push(op);
     }
@@ -95,14 +108,14 @@ fn build_layer(
 }
 
 /// What a compositor holds, enough to prepare a change of layers on another thread: the layer
-/// specs, the media memory of each, the frame size and the media budget.
+/// specs, the media memory of each, the frame size and the media options.
 #[derive(Debug, Clone)]
 pub struct Plan {
     specs: Vec<LayerSpec>,
     bytes: Vec<usize>,
     width: u32,
     height: u32,
-    budget: usize,
+    media: MediaOptions,
     generation: u64,
 }
 
@@ -188,7 +201,11 @@ impl Plan {
                     bytes.push(self.bytes[i]);
                 }
                 None => {
-                    let layer = build_layer(spec, width, height, self.budget.saturating_sub(used))?;
+                    let left = MediaOptions {
+                        budget: self.media.budget.saturating_sub(used),
+                        ..self.media
+                    };
+                    let layer = build_layer(spec, width, height, left)?;
                     used += layer.bytes;
                     bytes.push(layer.bytes);
                     slots.push(Slot::New(layer));
@@ -201,7 +218,7 @@ impl Plan {
                 bytes,
                 width,
                 height,
-                budget: self.budget,
+                media: self.media,
                 generation: self.generation + 1,
             },
             slots,
@@ -221,10 +238,10 @@ pub struct Compositor {
 
 impl Compositor {
     /// Builds the layers (loading pictures and videos once) for frames of `width`x`height`, with
-    /// the default media budget ([`media::media_budget`]).
+    /// the default media options ([`MediaOptions::from_env`]).
     pub fn new(specs: &[LayerSpec], width: u32, height: u32) -> Result<Self, ComposeError> {
-        let budget = media::media_budget().map_err(ComposeError::Budget)?;
-        Self::with_budget(specs, width, height, budget)
+        let media = MediaOptions::from_env().map_err(|e| ComposeError::Budget(Box::new(e)))?;
+        Self::with_options(specs, width, height, media)
     }
 
     /// As [`Compositor::new`], with at most `budget` bytes of decoded media in memory (larger
@@ -235,6 +252,20 @@ impl Compositor {
         height: u32,
         budget: usize,
     ) -> Result<Self, ComposeError> {
+        let media = MediaOptions {
+            budget,
+            stream_wait: media::STREAM_WAIT,
+        };
+        Self::with_options(specs, width, height, media)
+    }
+
+    /// As [`Compositor::new`], with the given media budget and stream wait.
+    pub fn with_options(
+        specs: &[LayerSpec],
+        width: u32,
+        height: u32,
+        media: MediaOptions,
+    ) -> Result<Self, ComposeError> {
         let mut c = Compositor {
             layers: vec![],
             acc: RgbaImage::new(width, height),
@@ -244,7 +275,7 @@ impl Compositor {
                 bytes: vec![],
                 width,
                 height,
-                budget,
+                media,
                 generation: 0,
             },
         };
@@ -277,7 +308,7 @@ impl Compositor {
         let mut old: Vec<Option<Layer>> = self.layers.drain(..).map(Some).collect();
         let mut layers = Vec::with_capacity(p.slots.len());
         let mut specs = Vec::with_capacity(p.slots.len());
-        let (width, height, budget) = (p.plan.width, p.plan.height, p.plan.budget);
+        let (width, height, media) = (p.plan.width, p.plan.height, p.plan.media);
         for (spec, slot) in p.plan.specs.into_iter().zip(p.slots) {
             let layer = match slot {
                 Slot::New(l) => Some(l),
@@ -288,7 +319,7 @@ impl Compositor {
                         .find(|&i| same_size && old[i].is_some() && self.plan.specs[i] == spec);
                     match found {
                         Some(i) => old[i].take(),
-                        None => build_layer(&spec, width, height, budget)
+                        None => build_layer(&spec, width, height, media)
                             .map_err(|e| tracing::error!("{e}; leaving the layer out"))
                             .ok(),
                     }
@@ -304,7 +335,7 @@ impl Compositor {
             specs,
             width,
             height,
-            budget,
+            media,
             generation: self.plan.generation + 1,
         };
         self.layers = layers;
@@ -314,7 +345,7 @@ impl Compositor {
             tracing::info!(
                 "backgrounds: {} MiB of decoded media in memory (media budget {} MiB; set {} to change it)",
                 media::mib(now),
-                media::mib(budget),
+                media::mib(media.budget),
                 media::MEDIA_BUDGET_ENV
             );
         }
@@ -763,12 +794,12 @@ mod tests {
             LayerSpec {
                 source: LayerSource::Empty,
                 filters: vec![
-                    crate::config::Filter::SolidColor { r: 0, g: 255, b: 0 },
-                    crate::config::Filter::ChangeAlpha {
+                    Filter::SolidColor(filters::defs::SolidColor { r: 0, g: 255, b: 0 }),
+                    Filter::ChangeAlpha(filters::defs::ChangeAlpha {
                         change: 255,
                         min: 0,
                         max: 255,
-                    },
+                    }),
                 ],
             },
             LayerSpec {

@@ -1,12 +1,13 @@
 //! The YAML configuration (SPEC §3): options, defaults, validation and line-numbered errors.
 
-mod layers;
 mod user;
 
 pub use user::{user_config_path, write_example, EXAMPLE};
 
-pub use layers::{
-    Anchor, Filter, FilterArg, Fit, FitAnchor, Interpolation, LayerSource, LayerSpec, FILTER_NAMES,
+// The layer and filter language is defined with the filters (`compose`); a config holds it.
+pub use crate::compose::media::{Fit, FitAnchor, Interpolation};
+pub use crate::compose::{
+    Anchor, Filter, FilterArg, FilterError, LayerError, LayerSource, LayerSpec, FILTER_NAMES,
     LAYER_SOURCES, MAX_FILTERS,
 };
 
@@ -382,26 +383,39 @@ impl Config {
         for layer in &mut cfg.layers {
             layer.resolve_paths(base);
         }
-        cfg.validate().map_err(|m| invalid(m, None))?;
+        cfg.validate().map_err(|e| invalid(e.to_string(), None))?;
         Ok(cfg)
     }
 
     /// Checks value ranges that the types alone cannot express.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), OptionError> {
+        let bad = |option, value, problem, fix| {
+            Err(OptionError {
+                option,
+                value,
+                problem,
+                fix,
+            })
+        };
+        const RANGE: &str = "is out of range";
         if !(0.0..=1.0).contains(&self.segmentation_threshold) {
-            return Err(format!(
-                "segmentation_threshold: {} is out of range; use a value between 0 and 1 (e.g. 0.5)",
-                self.segmentation_threshold
-            ));
+            return bad(
+                "segmentation_threshold",
+                self.segmentation_threshold.to_string(),
+                RANGE,
+                "use a value between 0 and 1 (e.g. 0.5)",
+            );
         }
         if self.fps == 0 || self.fps > 240 {
-            return Err(format!("fps: {} is out of range; use 1..=240", self.fps));
+            return bad("fps", self.fps.to_string(), RANGE, "use 1..=240");
         }
         if self.average_masks > 64 {
-            return Err(format!(
-                "average_masks: {} is too many; use 0..=64 (1 or 0 disables averaging)",
-                self.average_masks
-            ));
+            return bad(
+                "average_masks",
+                self.average_masks.to_string(),
+                "is too many",
+                "use 0..=64 (1 or 0 disables averaging)",
+            );
         }
         for (name, v) in [
             ("blur", self.blur),
@@ -409,44 +423,71 @@ impl Config {
             ("erode", self.erode),
         ] {
             if v > 200 {
-                return Err(format!("{name}: {v} pixels is too large; use 0..=200"));
+                return bad(name, format!("{v} pixels"), "is too large", "use 0..=200");
             }
         }
         if let (Some(w), Some(h)) = (self.width, self.height) {
             if w == 0 || h == 0 || w > 7680 || h > 4320 || w % 2 == 1 {
-                return Err(format!(
-                    "width/height: {w}x{h} is not a usable size; use an even width up to 7680x4320"
-                ));
+                return bad(
+                    "width/height",
+                    format!("{w}x{h}"),
+                    "is not a usable size",
+                    "use an even width up to 7680x4320",
+                );
             }
         }
         if !(1..=100).contains(&self.jpeg_quality) {
-            return Err(format!(
-                "jpeg_quality: {} is out of range; use 1..=100 (85 is the default, 90+ for a sharper, larger picture)",
-                self.jpeg_quality
-            ));
+            return bad(
+                "jpeg_quality",
+                self.jpeg_quality.to_string(),
+                RANGE,
+                "use 1..=100 (85 is the default, 90+ for a sharper, larger picture)",
+            );
         }
         if !(1..=16).contains(&self.inference_threads) {
-            return Err(format!(
-                "inference_threads: {} is out of range; use 1..=16",
-                self.inference_threads
-            ));
+            return bad(
+                "inference_threads",
+                self.inference_threads.to_string(),
+                RANGE,
+                "use 1..=16",
+            );
         }
         if let Some(f) = self.mask_fps {
             if !(f > 0.0 && f <= 240.0) {
-                return Err(format!(
-                    "mask_fps: {f} is out of range; use 0 < mask_fps <= 240, or remove it"
-                ));
+                return bad(
+                    "mask_fps",
+                    f.to_string(),
+                    RANGE,
+                    "use 0 < mask_fps <= 240, or remove it",
+                );
             }
         }
         if let Some(r) = self.internal_resolution {
             if !(r > 0.0 && r <= 1.0) {
-                return Err(format!(
-                    "internal_resolution: {r} is out of range; use a factor in (0, 1]"
-                ));
+                return bad(
+                    "internal_resolution",
+                    r.to_string(),
+                    RANGE,
+                    "use a factor in (0, 1]",
+                );
             }
         }
         Ok(())
     }
+}
+
+/// An option whose value is outside what works, with the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{option}: {value} {problem}; {fix}")]
+pub struct OptionError {
+    /// The option's name.
+    pub option: &'static str,
+    /// The value given (with its unit, where it has one).
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+    /// What to use instead.
+    pub fix: &'static str,
 }
 
 /// The nesting depth and 1-based line where `text` first nests lists and maps deeper than
@@ -560,7 +601,7 @@ mod tests {
         assert_eq!(c.layers[0].source, LayerSource::Input);
         assert!(matches!(
             c.layers[0].filters[0],
-            Filter::Blur { x: 10, y: 10 }
+            Filter::Blur(crate::compose::filters::defs::Blur { x: 10, y: 10 })
         ));
     }
 
@@ -672,5 +713,52 @@ mod tests {
     fn engine_values_are_checked() {
         let e = parse("engine: cuda\n").unwrap_err();
         assert!(e.to_string().contains("onnxruntime"), "{e}");
+    }
+
+    #[test]
+    fn spec_examples_parse() {
+        let docs = [
+            "layers:\n  - empty: [[\"image\", \"background.jpg\"]]\n  - foreground: []\n",
+            "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n",
+            "layers:\n  - input: [[\"blur\", 10]]\n  - foreground: []\n  - previous: [[\"image\", \"images/fog.jpg\"], [\"roll\", 5, 0]]\n",
+        ];
+        for d in docs {
+            let c = Config::parse(d, Path::new("x.yaml"), Path::new("/cfg")).unwrap();
+            assert!(c.layers.len() >= 2);
+        }
+        let c = Config::parse(docs[2], Path::new("x.yaml"), Path::new("/cfg")).unwrap();
+        assert_eq!(
+            c.layers[2].filters,
+            vec![
+                Filter::Image(crate::compose::filters::defs::Image {
+                    path: "/cfg/images/fog.jpg".into(),
+                    interpolation: Interpolation::Linear,
+                    fit: Fit::default(),
+                }),
+                Filter::Roll(crate::compose::filters::defs::Roll {
+                    speed_x: 5,
+                    speed_y: 0
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn layer_errors_carry_line_and_names() {
+        let text =
+            "fps: 30\nlayers:\n  - input: [[\"blur\", 10]]\n  - foreground: [[\"sharpen\", 2]]\n";
+        let e = Config::parse(text, Path::new("c.yaml"), Path::new(".")).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("foreground") && m.contains("sharpen") && m.contains("line 4"),
+            "{m}"
+        );
+        let e = Config::parse(
+            "layers:\n  - background: []\n",
+            Path::new("c.yaml"),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown layer source"), "{e}");
     }
 }

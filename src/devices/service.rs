@@ -33,6 +33,20 @@ pub enum ServiceError {
     NoConfig(PathBuf),
 }
 
+/// Why a `systemctl` step of the installation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// systemctl ran and refused; what it printed.
+    #[error("{stderr}")]
+    Failed {
+        /// systemctl's error output.
+        stderr: String,
+    },
+    /// systemctl could not be run (not installed, not a systemd system).
+    #[error("cannot run systemctl: {0}")]
+    Spawn(std::io::Error),
+}
+
 /// Quotes one ExecStart argument for systemd: `%` doubled, quoted when it has spaces, quotes
 /// or backslashes.
 fn systemd_quote(arg: &str) -> String {
@@ -83,7 +97,7 @@ pub struct Installed {
     /// The unit file written.
     pub path: PathBuf,
     /// The systemctl commands run, with their outcome (`Err`: what went wrong).
-    pub steps: Vec<(String, Result<(), String>)>,
+    pub steps: Vec<(String, Result<(), StepError>)>,
 }
 
 /// Writes the unit for `exe` (and `config`, made absolute) to [`user_unit_path`] and, with
@@ -127,8 +141,10 @@ pub fn install_to(
             let line = format!("systemctl {}", args.join(" "));
             let res = match Command::new("systemctl").args(args).output() {
                 Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
-                Err(e) => Err(format!("cannot run systemctl: {e}")),
+                Ok(o) => Err(StepError::Failed {
+                    stderr: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+                }),
+                Err(e) => Err(StepError::Spawn(e)),
             };
             let failed = res.is_err();
             steps.push((line, res));

@@ -357,10 +357,12 @@ pub fn run(
         info.height,
         info.fps,
     );
-    // TODO(engine): make the stream wait an option of the compositor (media.rs still reads a
-    // process-wide value).
-    crate::compose::media::set_stream_wait(opts.stream_wait);
-    let compositor = Compositor::new(&cfg.layers, info.width, info.height)?;
+    let media = crate::compose::media::MediaOptions {
+        stream_wait: opts.stream_wait,
+        ..crate::compose::media::MediaOptions::from_env()
+            .map_err(|e| ComposeError::Budget(Box::new(e)))?
+    };
+    let compositor = Compositor::with_options(&cfg.layers, info.width, info.height, media)?;
     let sink = open_sink(&cfg, info)?;
     let shared = Shared {
         stop: opts.stop.clone(),

@@ -6,7 +6,7 @@ pub mod refine;
 mod tract;
 
 pub use self::masker::Masker;
-pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine};
+pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine, OrtEnvError};
 pub use self::tract::TractEngine;
 
 use crate::config::{Config, EngineChoice};
@@ -52,6 +52,9 @@ pub enum SegmentError {
     /// The ONNX Runtime library could not be used.
     #[error("ONNX Runtime is not usable: {0}")]
     Onnxruntime(String),
+    /// The ONNX Runtime library could not be loaded or started.
+    #[error("ONNX Runtime is not usable: {0}")]
+    OrtEnv(OrtEnvError),
     /// Inference failed at run time.
     #[error("inference failed: {0}")]
     Run(String),

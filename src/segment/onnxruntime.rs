@@ -36,15 +36,44 @@ pub fn find_onnxruntime_library(explicit: Option<&Path>) -> Result<PathBuf, Segm
 
 /// The process-wide ONNX Runtime environment. `ort` can load one library per process, so the
 /// first successful load wins and a later request for another path is refused clearly.
-static ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
+static ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), OrtEnvError>> =
+    OnceLock::new();
+
+/// Why the ONNX Runtime environment could not be set up (kept for the whole process, so the
+/// reason is a message rather than the loader's error).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OrtEnvError {
+    /// The library could not be loaded.
+    #[error("cannot load {}: {reason}", lib.display())]
+    Load {
+        /// The library file.
+        lib: PathBuf,
+        /// What the loader said.
+        reason: String,
+    },
+    /// The library loaded, but its environment could not be created.
+    #[error("cannot start ONNX Runtime from {}: {reason}", lib.display())]
+    Start {
+        /// The library file.
+        lib: PathBuf,
+        /// What ONNX Runtime said.
+        reason: String,
+    },
+}
 
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, SegmentError> {
     let got = ENV.get_or_init(|| {
         let env = ort::init_from(lib)
-            .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
+            .map_err(|e| OrtEnvError::Load {
+                lib: lib.to_owned(),
+                reason: e.to_string(),
+            })?
             .with_name("backdrop")
             .build()
-            .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))?;
+            .map_err(|e| OrtEnvError::Start {
+                lib: lib.to_owned(),
+                reason: e.to_string(),
+            })?;
         Ok((env, lib.to_owned()))
     });
     match got {
@@ -54,7 +83,7 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, Seg
             loaded.display(),
             lib.display()
         ))),
-        Err(e) => Err(SegmentError::Onnxruntime(e.clone())),
+        Err(e) => Err(SegmentError::OrtEnv(e.clone())),
     }
 }
 

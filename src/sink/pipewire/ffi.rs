@@ -300,22 +300,46 @@ pub struct Lib {
 unsafe impl Send for Lib {}
 unsafe impl Sync for Lib {}
 
-static LIB: OnceLock<Result<Lib, String>> = OnceLock::new();
+static LIB: OnceLock<Result<Lib, LoadError>> = OnceLock::new();
+
+/// Why libpipewire could not be loaded (kept for the whole process, so the reasons are the
+/// loader's messages).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// The library file could not be loaded.
+    #[error("{reason}")]
+    Open {
+        /// What the loader said.
+        reason: String,
+    },
+    /// The library lacks a function (too old a PipeWire).
+    #[error("{symbol}: {reason}")]
+    Symbol {
+        /// The missing function.
+        symbol: &'static str,
+        /// What the loader said.
+        reason: String,
+    },
+}
 
 /// The library, loaded and initialised (`pw_init`) on first use; the error says why it could
 /// not be loaded.
-pub fn lib() -> Result<&'static Lib, String> {
+pub fn lib() -> Result<&'static Lib, LoadError> {
     LIB.get_or_init(load).as_ref().map_err(Clone::clone)
 }
 
-fn load() -> Result<Lib, String> {
+fn load() -> Result<Lib, LoadError> {
     // SAFETY: loading libpipewire runs its constructors, which only set up logging defaults.
-    let lib = unsafe { libloading::Library::new(LIBRARY) }.map_err(|e| e.to_string())?;
+    let lib = unsafe { libloading::Library::new(LIBRARY) }.map_err(|e| LoadError::Open {
+        reason: e.to_string(),
+    })?;
     macro_rules! sym {
         ($name:literal) => {
             // SAFETY: the declared type is the C prototype of this PipeWire function.
-            *unsafe { lib.get(concat!($name, "\0").as_bytes()) }
-                .map_err(|e| format!("{}: {e}", $name))?
+            *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(|e| LoadError::Symbol {
+                symbol: $name,
+                reason: e.to_string(),
+            })?
         };
     }
     let init: unsafe extern "C" fn(*mut c_int, *mut *mut *mut c_char) = sym!("pw_init");

@@ -16,6 +16,7 @@
 //! without PipeWire; only this output needs it.
 
 mod ffi;
+pub use ffi::LoadError;
 mod pod;
 mod probe;
 
@@ -59,7 +60,7 @@ pub enum PipeWireError {
         /// The library file.
         library: &'static str,
         /// What the loader said.
-        reason: String,
+        reason: ffi::LoadError,
     },
     /// No daemon answers.
     #[error("PipeWire output: no PipeWire daemon answers at {socket} ({reason}); start it (systemctl --user start pipewire wireplumber), or set virtual_video_device to a v4l2loopback device")]

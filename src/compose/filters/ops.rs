@@ -1,195 +1,26 @@
-//! The filters of SPEC §4, each working in place on a layer's RGBA buffer.
+//! The operations behind the filters ([`super::defs`]), each working in place on a layer's RGBA
+//! buffer.
 
-use super::media::{Media, MediaSource};
-use super::{ComposeError, FrameCtx};
-use crate::config::{Anchor, Filter, LayerSource};
+use super::FilterOp;
+use crate::compose::media::Media;
+use crate::compose::{FrameCtx, LayerSource};
 use crate::frame::RgbaImage;
 use fast_image_resize::FilterType;
 use libblur::{BlurImage, BlurImageMut, BoxBlurParameters, FastBlurChannels, ThreadingPolicy};
 use std::collections::VecDeque;
 
-/// A filter applied to a layer every frame.
-pub trait FilterOp: Send {
-    /// Transforms `img` in place.
-    fn apply(&mut self, img: &mut RgbaImage, ctx: &FrameCtx);
-    /// On an `input` layer whose first filter this is: fills `img` with the filter applied to
-    /// the camera frame, read straight from `ctx` (saving the pass that fills the layer). False
-    /// when the filter has no such shortcut; the compositor then fills the layer and calls
-    /// [`FilterOp::apply`].
-    fn apply_to_frame(&mut self, _img: &mut RgbaImage, _ctx: &FrameCtx) -> bool {
-        false
-    }
-    /// On an `input` layer whose only filter this is, under a plain foreground: the layer at
-    /// full width but fewer rows, to be interpolated vertically while it is blended (a blur
-    /// computed at reduced resolution). `None` when the filter has no such shortcut.
-    fn background_rows(&mut self, _ctx: &FrameCtx) -> Option<&RgbaImage> {
-        None
-    }
-    /// Whether an opaque layer stays opaque through this filter (lets the compositor skip
-    /// alpha checks).
-    fn keeps_opaque(&self) -> bool {
-        false
-    }
-    /// Bytes of decoded media the filter holds (counted against the media budget).
-    fn media_bytes(&self) -> usize {
-        0
-    }
-}
-
-/// Builds the runtime filter for a parsed one. Media (pictures, sequences, videos) are decoded
-/// once at output size and kept in memory when they fit `media_budget` bytes, else streamed.
-pub fn build_filter(
-    f: &Filter,
-    layer: LayerSource,
-    w: u32,
-    h: u32,
-    media_budget: usize,
-) -> Result<Box<dyn FilterOp>, ComposeError> {
-    let media = |filter: &'static str,
-                 src: MediaSource,
-                 path: &std::path::Path,
-                 interp: crate::config::Interpolation,
-                 fit: crate::config::Fit| {
-        Media::open(&src, w, h, interp, fit, media_budget)
-            .map(|media| Box::new(Show { media }) as Box<dyn FilterOp>)
-            .map_err(|reason| ComposeError::Media {
-                layer: layer.to_string(),
-                filter,
-                path: path.to_owned(),
-                reason,
-            })
-    };
-    Ok(match f {
-        Filter::Image {
-            path,
-            interpolation,
-            fit,
-        } => media(
-            "image",
-            MediaSource::Picture(path.clone()),
-            path,
-            *interpolation,
-            *fit,
-        )?,
-        Filter::ImageSequence {
-            path,
-            fps,
-            interpolation,
-            fit,
-        } => media(
-            "image_sequence",
-            MediaSource::Sequence {
-                dir: path.clone(),
-                fps: *fps,
-            },
-            path,
-            *interpolation,
-            *fit,
-        )?,
-        Filter::Video {
-            path,
-            target_fps,
-            interpolation,
-            fit,
-        } => media(
-            "video",
-            MediaSource::Video {
-                path: path.clone(),
-                target_fps: *target_fps,
-            },
-            path,
-            *interpolation,
-            *fit,
-        )?,
-        Filter::Blur { x, y } => Box::new(Blur::new(*x, *y, false, layer)),
-        Filter::GaussianBlur { x, y } => Box::new(Blur::new(*x, *y, true, layer)),
-        Filter::LightWrap { radius, strength } => Box::new(Blur::light_wrap(*radius, *strength)),
-        Filter::Grayscale => Box::new(PerPixel(|p: &mut [u8]| {
-            let l = luma(p);
-            p[..3].fill(l);
-        })),
-        Filter::Roll { speed_x, speed_y } => Box::new(Roll {
-            sx: *speed_x,
-            sy: *speed_y,
-            tmp: vec![],
-        }),
-        Filter::ChangeAlpha { change, min, max } => {
-            let (c, lo, hi) = (*change, *min as i32, *max as i32);
-            let lut = table(|a| (a as i32 + c).clamp(lo, hi) as u8);
-            Box::new(PerPixel(move |p: &mut [u8]| p[3] = lut[p[3] as usize]))
-        }
-        Filter::Colorize { r, g, b } => {
-            // Grey (luma), then scaled by the colour: value = luma * colour / 255.
-            let scale = |k: u8| table(move |l| ((l as u32 * k as u32 + 127) / 255) as u8);
-            let lut = [scale(*r), scale(*g), scale(*b)];
-            Box::new(PerPixel(move |p: &mut [u8]| {
-                let l = luma(p) as usize;
-                p[0] = lut[0][l];
-                p[1] = lut[1][l];
-                p[2] = lut[2][l];
-            }))
-        }
-        Filter::ColorFilter { r, g, b } => {
-            let scale = |k: u8| table(move |v| ((v as u32 * k as u32 + 127) / 255) as u8);
-            let lut = [scale(*r), scale(*g), scale(*b)];
-            Box::new(PerPixel(move |p: &mut [u8]| {
-                p[0] = lut[0][p[0] as usize];
-                p[1] = lut[1][p[1] as usize];
-                p[2] = lut[2][p[2] as usize];
-            }))
-        }
-        Filter::SolidColor { r, g, b } => {
-            let col = [*r, *g, *b];
-            Box::new(PerPixel(move |p: &mut [u8]| p[..3].copy_from_slice(&col)))
-        }
-        Filter::Flip {
-            horizontal,
-            vertical,
-        } => Box::new(Flip {
-            h: *horizontal,
-            v: *vertical,
-        }),
-        Filter::Stripes {
-            width,
-            intensity,
-            speed,
-        } => {
-            // A black (dark) or white (light) band at opacity intensity/255.
-            let k = *intensity as u32;
-            Box::new(Stripes {
-                width: *width,
-                speed: *speed,
-                dark: table(|v| ((v as u32 * (255 - k) + 127) / 255) as u8),
-                light: table(|v| (v as u32 + ((255 - v as u32) * k + 127) / 255) as u8),
-            })
-        }
-        Filter::ChromaKey { r, g, b, fuzz } => Box::new(ChromaKey {
-            key: [*r, *g, *b],
-            fuzz: *fuzz,
-        }),
-        Filter::TranslateToHead {
-            anchor,
-            average_frames,
-        } => Box::new(TranslateToHead {
-            anchor: *anchor,
-            n: *average_frames as usize,
-            history: VecDeque::new(),
-            tmp: vec![],
-        }),
-    })
-}
-
 /// A lookup table of `f` over all byte values.
-fn table(f: impl Fn(u8) -> u8) -> [u8; 256] {
+pub(super) fn table(f: impl Fn(u8) -> u8) -> [u8; 256] {
     std::array::from_fn(|i| f(i as u8))
 }
 
 /// BT.601 luma, as OpenCV's RGB→grey.
-fn luma(p: &[u8]) -> u8 {
+pub(super) fn luma(p: &[u8]) -> u8 {
     ((p[0] as u32 * 77 + p[1] as u32 * 150 + p[2] as u32 * 29 + 128) >> 8) as u8
 }
 
-struct PerPixel<F: FnMut(&mut [u8]) + Send>(F);
+/// A filter that changes each RGBA pixel on its own.
+pub(super) struct PerPixel<F: FnMut(&mut [u8]) + Send>(pub(super) F);
 
 impl<F: FnMut(&mut [u8]) + Send> FilterOp for PerPixel<F> {
     fn apply(&mut self, img: &mut RgbaImage, _: &FrameCtx) {
@@ -198,8 +29,8 @@ impl<F: FnMut(&mut [u8]) + Send> FilterOp for PerPixel<F> {
 }
 
 /// `image`, `image_sequence`, `video`: the layer becomes the frame due at the current time.
-struct Show {
-    media: Media,
+pub(super) struct Show {
+    pub(super) media: Media,
 }
 
 impl FilterOp for Show {
@@ -454,7 +285,7 @@ fn frame_weights_premultiplied(frame: &[u8], mask: &[u8], dst: &mut [u8]) {
     crate::with_avx2!({
         for ((d, s), &m) in dst.chunks_exact_mut(4).zip(frame.chunks_exact(3)).zip(mask) {
             let w = 255 - m as u32;
-            let p = |c: u8| super::div255(c as u32 * w) as u8;
+            let p = |c: u8| crate::compose::div255(c as u32 * w) as u8;
             d.copy_from_slice(&[p(s[0]), p(s[1]), p(s[2]), w as u8]);
         }
     })
@@ -633,10 +464,21 @@ impl Blur {
 }
 
 /// `roll`: scroll by a constant speed per frame, wrapping around (like numpy.roll).
-struct Roll {
+pub(super) struct Roll {
     sx: i32,
     sy: i32,
     tmp: Vec<u8>,
+}
+
+impl Roll {
+    /// Scrolls by `sx`, `sy` pixels a frame.
+    pub(super) fn new(sx: i32, sy: i32) -> Self {
+        Roll {
+            sx,
+            sy,
+            tmp: vec![],
+        }
+    }
 }
 
 impl FilterOp for Roll {
@@ -662,9 +504,10 @@ impl FilterOp for Roll {
     }
 }
 
-struct Flip {
-    h: bool,
-    v: bool,
+/// `flip`: mirrors left to right (`h`) and top to bottom (`v`).
+pub(super) struct Flip {
+    pub(super) h: bool,
+    pub(super) v: bool,
 }
 
 impl FilterOp for Flip {
@@ -689,11 +532,25 @@ impl FilterOp for Flip {
 
 /// `stripes`: horizontal bands `width` px high, alternately darker and lighter by `intensity`
 /// (semi-transparent black and white bands), moving down by `speed` px per frame.
-struct Stripes {
+pub(super) struct Stripes {
     width: u32,
     speed: i32,
     dark: [u8; 256],
     light: [u8; 256],
+}
+
+impl Stripes {
+    /// Bands `width` px high at opacity `intensity`/255, moving `speed` px a frame.
+    pub(super) fn new(width: u32, intensity: u8, speed: i32) -> Self {
+        // A black (dark) or white (light) band at opacity intensity/255.
+        let k = intensity as u32;
+        Stripes {
+            width,
+            speed,
+            dark: table(|v| ((v as u32 * (255 - k) + 127) / 255) as u8),
+            light: table(|v| (v as u32 + ((255 - v as u32) * k + 127) / 255) as u8),
+        }
+    }
 }
 
 impl FilterOp for Stripes {
@@ -715,9 +572,9 @@ impl FilterOp for Stripes {
 
 /// `chroma_key`: pixels within `fuzz` (0–1 of the RGB cube's diagonal) of the key become
 /// transparent, with a soft ramp over the next 25 % of `fuzz` so keyed edges do not alias.
-struct ChromaKey {
-    key: [u8; 3],
-    fuzz: f32,
+pub(super) struct ChromaKey {
+    pub(super) key: [u8; 3],
+    pub(super) fuzz: f32,
 }
 
 impl FilterOp for ChromaKey {
@@ -741,12 +598,33 @@ impl FilterOp for ChromaKey {
     }
 }
 
+/// Anchor of `translate_to_head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// Centre of the head.
+    Head,
+    /// Eye line (upper part of the head).
+    Eyes,
+}
+
 /// `translate_to_head`: moves the layer so its centre sits on the person's head, smoothed.
-struct TranslateToHead {
+pub(super) struct TranslateToHead {
     anchor: Anchor,
     n: usize,
     history: VecDeque<(f32, f32)>,
     tmp: Vec<u8>,
+}
+
+impl TranslateToHead {
+    /// Follows the `anchor` point, averaged over `n` frames.
+    pub(super) fn new(anchor: Anchor, n: usize) -> Self {
+        TranslateToHead {
+            anchor,
+            n,
+            history: VecDeque::new(),
+            tmp: vec![],
+        }
+    }
 }
 
 /// Where the head is in a mask (255 = person): the person's top blob from its highest row down
