@@ -12,6 +12,7 @@ pub mod devices;
 pub mod ffmpeg;
 pub mod files;
 pub mod frame;
+pub mod media;
 pub mod pipeline;
 pub mod process;
 pub mod segment;

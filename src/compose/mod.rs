@@ -7,7 +7,7 @@
 
 pub mod filters;
 mod layers;
-pub mod media;
+pub use crate::media;
 
 pub use filters::{
     head_box, head_position, Anchor, Blur, BuildCtx, Filter, FilterError, FilterOp, HeadBox,

@@ -1,15 +1,17 @@
 //! The YAML configuration (SPEC §3): options, defaults, validation and line-numbered errors.
 
+mod output;
 mod user;
+pub use output::{OutputFormat, DEFAULT_JPEG_QUALITY};
 
 pub use user::{user_config_path, write_example, EXAMPLE};
 
 // The layer and filter language is defined with the filters (`compose`); a config holds it.
-pub use crate::compose::media::{Fit, FitAnchor, Interpolation};
 pub use crate::compose::{
     Anchor, Filter, FilterArg, FilterError, LayerError, LayerSource, LayerSpec, FILTER_NAMES,
     LAYER_SOURCES, MAX_FILTERS,
 };
+pub use crate::media::{Fit, FitAnchor, Interpolation};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -167,7 +169,7 @@ pub struct Config {
     /// Intra-op threads of ONNX Runtime (tract always uses one).
     pub inference_threads: u32,
     /// Pixel format written to the virtual camera.
-    pub output_format: crate::sink::yuv::OutputFormat,
+    pub output_format: OutputFormat,
     /// JPEG quality (1–100) of `output_format: mjpeg`.
     pub jpeg_quality: u32,
     /// Most masks per second (the model may run slower than the video); absent = every frame.
@@ -210,7 +212,7 @@ impl Default for Config {
             onnxruntime_library: None,
             inference_threads: 1,
             output_format: Default::default(),
-            jpeg_quality: crate::sink::encode::DEFAULT_JPEG_QUALITY,
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
             mask_fps: None,
             delay_video: false,
             on_demand: true,
@@ -696,7 +698,7 @@ mod tests {
     #[test]
     fn mjpeg_output_and_its_quality_are_read_and_checked() {
         let c = parse("output_format: mjpeg\njpeg_quality: 92\n").unwrap();
-        assert_eq!(c.output_format, crate::sink::yuv::OutputFormat::Mjpeg);
+        assert_eq!(c.output_format, OutputFormat::Mjpeg);
         assert_eq!(c.jpeg_quality, 92);
         assert!(c.output_changed(&parse("output_format: mjpeg\n").unwrap()));
         assert_eq!(parse("").unwrap().jpeg_quality, 85);

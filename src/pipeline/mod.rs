@@ -357,10 +357,9 @@ pub fn run(
         info.height,
         info.fps,
     );
-    let media = crate::compose::media::MediaOptions {
+    let media = crate::media::MediaOptions {
         stream_wait: opts.stream_wait,
-        ..crate::compose::media::MediaOptions::from_env()
-            .map_err(|e| ComposeError::Budget(Box::new(e)))?
+        ..crate::media::MediaOptions::from_env().map_err(|e| ComposeError::Budget(Box::new(e)))?
     };
     let compositor = Compositor::with_options(&cfg.layers, info.width, info.height, media)?;
     let sink = open_sink(&cfg, info)?;

@@ -24,8 +24,7 @@ use fast_image_resize::{
     images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
 };
 
-/// The default `jpeg_quality`: what webcams' MJPEG looks like, about 80 KB per 720p frame.
-pub const DEFAULT_JPEG_QUALITY: u32 = 85;
+pub use crate::config::DEFAULT_JPEG_QUALITY;
 
 /// Errors of the JPEG encoder.
 #[derive(Debug, thiserror::Error)]

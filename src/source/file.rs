@@ -79,11 +79,10 @@ pub struct StillSource {
 impl StillSource {
     /// Decodes the picture.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let frame =
-            crate::compose::media::load_rgb(path).map_err(|reason| SourceError::Picture {
-                path: path.to_owned(),
-                reason,
-            })?;
+        let frame = crate::media::load_rgb(path).map_err(|reason| SourceError::Picture {
+            path: path.to_owned(),
+            reason,
+        })?;
         let info = SourceInfo {
             width: frame.width,
             height: frame.height,

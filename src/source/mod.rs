@@ -37,7 +37,7 @@ pub enum SourceError {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: crate::compose::media::MediaError,
+        reason: crate::media::MediaError,
     },
     /// The camera cannot be opened or was lost.
     #[error(transparent)]
