@@ -220,7 +220,10 @@ fn a_live_run_stops_on_request_and_keeps_its_rate_when_the_source_ends() {
     // machine may also show it before the first mask arrives, so only its tail is asserted.)
     let last = frames[frames.len() - 1];
     assert_eq!(frames[frames.len() - 2], last);
-    let composed = frames.iter().rposition(|&f| f != last).expect("no composed frame");
+    let composed = frames
+        .iter()
+        .rposition(|&f| f != last)
+        .expect("no composed frame");
     let mut seen: Vec<u64> = frames[..=composed]
         .iter()
         .copied()
@@ -228,8 +231,15 @@ fn a_live_run_stops_on_request_and_keeps_its_rate_when_the_source_ends() {
         .collect();
     seen.sort_unstable();
     seen.dedup();
-    assert!(seen.len() >= 2, "the moving clip reached the output as {} picture(s)", seen.len());
-    assert!(frames.len() - composed > 3, "no placeholder tail after the stall");
+    assert!(
+        seen.len() >= 2,
+        "the moving clip reached the output as {} picture(s)",
+        seen.len()
+    );
+    assert!(
+        frames.len() - composed > 3,
+        "no placeholder tail after the stall"
+    );
 }
 
 /// A clip cut after `left` frames, then silent like a stalled camera.

@@ -43,6 +43,11 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, Seg
         let env = ort::init_from(lib)
             .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
             .with_name("backdrop")
+            // The wheel's library ships Microsoft's 1DS telemetry, and `ort` turns it on: a
+            // background thread that resolves and contacts its upload host every few seconds,
+            // camera or not (measured in the VM test: the only CPU an idle `run` used). A camera
+            // app sends nothing anywhere.
+            .with_telemetry(false)
             .build()
             .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))?;
         Ok((env, lib.to_owned()))
