@@ -586,13 +586,6 @@ mod guest {
         );
         // Settle (the last writes, the camera's close), then measure.
         std::thread::sleep(Duration::from_secs(1));
-        if std::env::var_os("BACKDROP_VM_STRACE").is_some() {
-            let (_, out) = sh(&format!(
-                "timeout -s INT 8 strace -f -k -tt -s 120 -e trace=clone3,socket,connect,sendto,sendmmsg,eventfd2 -p {pid} -o /tmp/st.log; wc -l /tmp/st.log; \
-                 head -300 /tmp/st.log"
-            ));
-            println!("{out}");
-        }
         let (idle, threads) = idle_cpu(pid, Duration::from_secs(6));
         step(
             t0,
@@ -624,6 +617,13 @@ mod guest {
         assert!(
             ok && got == (W * H * 2) as u64,
             "a probe could not read a frame from the idle virtual camera ({got} bytes, {probe:?}): {out}"
+        );
+        // The idle picture is the grey placeholder, not the last composed (orange) frame.
+        let idle_picture = std::fs::read(dir.join("probe.yuyv")).unwrap();
+        let idle_orange = share(&idle_picture, ORANGE);
+        assert!(
+            idle_orange < 0.2,
+            "the idle virtual camera shows {idle_orange:.2} orange, not the placeholder"
         );
         let woke = wait_until(Duration::from_secs(2), holds_camera);
         step(

@@ -40,13 +40,19 @@ static ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> =
 
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, SegmentError> {
     let got = ENV.get_or_init(|| {
+        // The PyPI wheel's library ships Microsoft's 1DS telemetry: at start it writes a device
+        // id and an event store under ~/.cache/Microsoft, and a background thread resolves and
+        // contacts its collector every few seconds, camera or not (measured in the VM test: the
+        // only CPU an idle `run` used). `with_telemetry(false)` below stops events but, by ONNX
+        // Runtime's design, not the uploader; its documented switch, read when the library starts,
+        // stops it all. A camera app sends nothing anywhere; a value the user set is kept.
+        if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+            std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+        }
         let env = ort::init_from(lib)
             .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
             .with_name("backdrop")
-            // The wheel's library ships Microsoft's 1DS telemetry, and `ort` turns it on: a
-            // background thread that resolves and contacts its upload host every few seconds,
-            // camera or not (measured in the VM test: the only CPU an idle `run` used). A camera
-            // app sends nothing anywhere.
+            // `ort` turns the events on unless told otherwise.
             .with_telemetry(false)
             .build()
             .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))?;
