@@ -525,7 +525,7 @@ mod guest {
             })
             .filter(|(ns, d, sw, _)| *ns > 0 || *d > 0 || *sw > 0)
             .collect();
-        busy.sort_by(|a, b| b.0.cmp(&a.0));
+        busy.sort_by_key(|b| std::cmp::Reverse(b.0));
         let share = (c1 - c0) as f64 / 100.0 / took.as_secs_f64();
         let mut threads: Vec<String> = busy
             .into_iter()
