@@ -155,3 +155,38 @@ fn an_older_onnxruntime_is_refused_by_version() {
         "{err}"
     );
 }
+
+/// The ONNX Runtime wheel's library ships Microsoft's telemetry, which writes a device id and an
+/// event store under the user's cache folder (and uploads from a background thread). Backdrop
+/// turns it off before the library starts: a run leaves nothing in the home folder.
+#[test]
+fn onnxruntime_leaves_no_telemetry_files() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join(".cache");
+    let (code, err) = process_with(
+        "onnxruntime",
+        &[
+            ("HOME", home.path().to_str().unwrap()),
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("engine onnxruntime"), "{err}");
+    let left: Vec<_> = walk(home.path());
+    assert!(
+        left.is_empty(),
+        "ONNX Runtime wrote into the home folder: {left:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.path());
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}

@@ -460,6 +460,265 @@ mod guest {
         tv(ru.ru_utime) + tv(ru.ru_stime)
     }
 
+    /// Each thread of `pid`: its id, name, CPU time (utime + stime, in clock ticks) and
+    /// context switches (how often it slept and woke).
+    fn thread_ticks(pid: u32) -> Vec<(u32, String, u64, u64, u64)> {
+        let mut out = vec![];
+        let dir = format!("/proc/{pid}/task");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(st) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (st.find('('), st.rfind(')')) else {
+                continue;
+            };
+            let f: Vec<&str> = st[close + 1..].split_whitespace().collect();
+            let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+            let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+            let switches = status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .sum();
+            // Precise run time (ns): the ticks above are sampled.
+            let ns: u64 = std::fs::read_to_string(e.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            let tid = e.file_name().to_string_lossy().parse().unwrap_or(0);
+            out.push((tid, st[open + 1..close].to_owned(), ticks, switches, ns));
+        }
+        out
+    }
+
+    /// Process CPU (share of one core) over `window`, and every thread that ran, busiest
+    /// first ("name tid: CPU ms, wake-ups").
+    fn idle_cpu(pid: u32, window: Duration) -> (f64, Vec<String>) {
+        // utime + stime, in clock ticks (100 a second).
+        let total = |pid: u32| -> u64 {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();
+            f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+        };
+        let last_pid = || {
+            let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            l.split_whitespace()
+                .last()
+                .and_then(|p| p.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let (c0, t0, p0, w0) = (total(pid), thread_ticks(pid), last_pid(), Instant::now());
+        std::thread::sleep(window);
+        let (c1, t1, p1, took) = (total(pid), thread_ticks(pid), last_pid(), w0.elapsed());
+        let mut busy: Vec<(u64, u64, u64, String)> = t1
+            .iter()
+            .map(|(tid, name, t, sw, ns)| {
+                let b = t0.iter().find(|b| b.0 == *tid);
+                let main = if *tid == pid { " (main)" } else { "" };
+                let new = if b.is_none() { " (new)" } else { "" };
+                (
+                    ns - b.map_or(0, |b| b.4),
+                    t - b.map_or(0, |b| b.2),
+                    sw - b.map_or(0, |b| b.3),
+                    format!("{name} {tid}{main}{new}"),
+                )
+            })
+            .filter(|(ns, d, sw, _)| *ns > 0 || *d > 0 || *sw > 0)
+            .collect();
+        busy.sort_by_key(|b| std::cmp::Reverse(b.0));
+        let share = (c1 - c0) as f64 / 100.0 / took.as_secs_f64();
+        let mut threads: Vec<String> = busy
+            .into_iter()
+            .map(|(ns, d, sw, n)| {
+                format!(
+                    "{n}: {:.1} ms ({} ms sampled), {sw} wake-ups",
+                    ns as f64 / 1e6,
+                    d * 10
+                )
+            })
+            .collect();
+        let gone = t0.iter().filter(|b| !t1.iter().any(|a| a.0 == b.0)).count();
+        let sum = |t: &[(u32, String, u64, u64, u64)]| t.iter().map(|x| x.2).sum::<u64>();
+        threads.push(format!(
+            "{} threads, {gone} ended; {} pids allocated system-wide; process ticks {c0}->{c1}, threads' {}->{}",
+            t1.len(),
+            p1 - p0,
+            sum(&t0),
+            sum(&t1)
+        ));
+        (share, threads)
+    }
+
+    /// `backdrop run` with `on_demand: true` (the default): with no consumer the camera is closed
+    /// and the process idles (< 1 % of a core); the idle virtual camera stays listed and serves
+    /// a picture to a probe at once; a probe does not start the camera; a consumer gets composed
+    /// frames within 1.5 s; the camera closes again a few seconds after the consumer leaves.
+    fn on_demand(t0: Instant, dir: &Path, base: &str) {
+        let dir = dir.join("on-demand");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = config(&dir, "c.yaml", base, ORANGE);
+        let mut bd = Backdrop::start(&cfg, &dir.join("run.log"));
+        let pid = bd.child.id();
+        let holds_camera = || backdrop::v4l2::holder_pids(Path::new(CAM)).contains(&pid);
+        let up = wait_until(Duration::from_secs(90), || producing(LOOP));
+        assert!(up.is_some(), "no producer on {LOOP}:\n{}", bd.log());
+        let closed = wait_until(Duration::from_secs(20), || !holds_camera());
+        assert!(
+            closed.is_some(),
+            "the camera stayed open with no consumer:\n{}",
+            bd.log()
+        );
+        assert!(
+            bd.log()
+                .contains("on demand: no app reads the virtual camera"),
+            "{}",
+            bd.log()
+        );
+        if let Some(l) = bd.log().lines().find(|l| l.contains("engine")) {
+            println!("    {l}");
+        }
+        step(
+            t0,
+            &format!(
+                "on demand: camera closed {:.1} s after the virtual camera came up",
+                closed.unwrap().as_secs_f64()
+            ),
+        );
+        // Settle (the last writes, the camera's close), then measure.
+        std::thread::sleep(Duration::from_secs(1));
+        let (idle, threads) = idle_cpu(pid, Duration::from_secs(6));
+        step(
+            t0,
+            &format!(
+                "idle CPU {:.2} % of a core over 6 s; threads that ran: {threads:?}",
+                idle * 100.0
+            ),
+        );
+        assert!(
+            producing(LOOP),
+            "the idle virtual camera stopped announcing itself as a camera"
+        );
+        assert!(!holds_camera(), "the camera reopened while idle");
+        assert!(
+            idle < 0.01,
+            "idle used {:.1} % of a core ({threads:?})",
+            idle * 100.0
+        );
+
+        // A browser probing cameras: opens, reads one frame, closes. It gets the idle picture
+        // at once, and the camera stays off (debounce).
+        let p0 = Instant::now();
+        let (ok, out) = sh(&format!(
+            "timeout 10 v4l2-ctl -d {LOOP} --stream-mmap --stream-count=1 --stream-to={}/probe.yuyv",
+            dir.display()
+        ));
+        let probe = p0.elapsed();
+        let got = std::fs::metadata(dir.join("probe.yuyv")).map_or(0, |m| m.len());
+        assert!(
+            ok && got == (W * H * 2) as u64,
+            "a probe could not read a frame from the idle virtual camera ({got} bytes, {probe:?}): {out}"
+        );
+        // The idle picture is the grey placeholder, not the last composed (orange) frame.
+        let idle_picture = std::fs::read(dir.join("probe.yuyv")).unwrap();
+        let idle_orange = share(&idle_picture, ORANGE);
+        assert!(
+            idle_orange < 0.2,
+            "the idle virtual camera shows {idle_orange:.2} orange, not the placeholder"
+        );
+        let woke = wait_until(Duration::from_secs(2), holds_camera);
+        step(
+            t0,
+            &format!(
+                "a one-frame probe got its frame in {:.2} s (process start included); camera {}",
+                probe.as_secs_f64(),
+                if woke.is_some() {
+                    "started"
+                } else {
+                    "stayed off"
+                }
+            ),
+        );
+        assert!(
+            probe < Duration::from_secs(2),
+            "the probe waited {probe:?} for the idle picture"
+        );
+        assert!(
+            woke.is_none(),
+            "a one-frame probe turned the camera on:\n{}",
+            bd.log()
+        );
+
+        let opened = Instant::now();
+        let reader = Reader::start((W * H * 2) as usize);
+        let first = reader.wait_for(opened, Duration::from_secs(20), |_| true);
+        let composed = reader.wait_for(opened, Duration::from_secs(20), |f| f.orange > 0.8);
+        step(
+            t0,
+            &format!(
+                "a consumer opened: first frame after {:.2} s, first composed frame after {:.2} s",
+                first.unwrap_or_default().as_secs_f64(),
+                composed.unwrap_or_default().as_secs_f64()
+            ),
+        );
+        assert!(
+            first.is_some_and(|d| d < Duration::from_secs(1)),
+            "first frame {first:?}\n{}",
+            bd.log()
+        );
+        assert!(
+            composed.is_some_and(|d| d < Duration::from_millis(1500)),
+            "first composed frame {composed:?}\n{}",
+            bd.log()
+        );
+        assert!(holds_camera(), "the camera is not open for the consumer");
+        assert!(
+            bd.log()
+                .contains("on demand: an app opened the virtual camera"),
+            "{}",
+            bd.log()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        let last = reader.last().unwrap();
+        assert!(last.orange > 0.8, "{last:?}");
+
+        // The last consumer leaves: the camera closes after the sleep delay, not at once.
+        drop(reader);
+        let off = wait_until(Duration::from_secs(15), || !holds_camera());
+        step(
+            t0,
+            &format!(
+                "the consumer left: camera closed after {:.1} s",
+                off.unwrap_or_default().as_secs_f64()
+            ),
+        );
+        assert!(
+            off.is_some_and(|d| d >= Duration::from_secs(2) && d < Duration::from_secs(8)),
+            "camera closed {off:?} after the consumer left (expected 3 s):\n{}",
+            bd.log()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let (idle2, threads2) = idle_cpu(pid, Duration::from_secs(4));
+        step(
+            t0,
+            &format!(
+                "idle again: {:.2} % of a core over 4 s; threads that ran: {threads2:?}",
+                idle2 * 100.0
+            ),
+        );
+        assert!(
+            idle2 < 0.01,
+            "idle after a call used {:.1} % of a core ({threads2:?})",
+            idle2 * 100.0
+        );
+        bd.assert_running();
+        let (code, took) = bd.stop(libc::SIGTERM);
+        assert_eq!(code, 0, "exit status after SIGTERM:\n{}", bd.log());
+        assert!(
+            took < Duration::from_secs(3),
+            "an idle run took {took:?} to stop"
+        );
+    }
+
     /// The sink side of on-demand, through the library: an idle producer keeps the camera
     /// listed, opens and closes wake `wait_consumers_change` at once (inotify on 0.12, the
     /// driver's event on 0.13+), `has_consumers` follows real consumers but not probes, and
@@ -748,6 +1007,15 @@ mod guest {
             "real_video_device: {CAM}\nvirtual_video_device: {LOOP}\nwidth: {W}\nheight: {H}\nfps: {FPS}\non_demand: false"
         );
 
+        // on_demand is the default; the other steps need a steady stream.
+        let on_demand_base = base.replace("\non_demand: false", "");
+        if std::env::var("BACKDROP_VM_ONLY").is_ok_and(|v| v == "ondemand") {
+            // Development shortcut: only the on-demand step.
+            step(t0, "BACKDROP_VM_ONLY=ondemand: on-demand capture");
+            on_demand(t0, &dir, &on_demand_base);
+            step(t0, "all checks passed");
+            return;
+        }
         if std::env::var("BACKDROP_VM_ONLY").is_ok_and(|v| v == "mjpeg") {
             // Development shortcut: only the MJPEG output and the consumer detection.
             step(
@@ -839,6 +1107,12 @@ mod guest {
             vivid_orange < 0.05,
             "the vivid pattern is already {vivid_orange} orange"
         );
+
+        step(
+            t0,
+            "on demand: no consumer, so the camera is closed and no CPU is used",
+        );
+        on_demand(t0, &dir, &on_demand_base);
 
         step(t0, "backdrop run: vivid -> loopback, orange background");
         let mut bd = Backdrop::start(&cfg, &dir.join("run1.log"));

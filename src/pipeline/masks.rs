@@ -120,6 +120,15 @@ impl Segment {
         let mut seen = 0;
         let mut last_start: Option<Instant> = None;
         while !shared.stopped() {
+            if shared.idle.load(Ordering::Relaxed) {
+                // On demand, nobody watches: no frames come, and one captured before the camera
+                // closed is not worth a mask nobody sees.
+                shared
+                    .to_segment
+                    .take(&mut frame, &mut seen, Duration::ZERO);
+                shared.wait_active();
+                continue;
+            }
             if let (Some(fps), Some(t)) = (self.cfg.mask_fps, last_start) {
                 let due = t + Duration::from_secs_f64(1.0 / fps as f64);
                 shared.sleep(due.saturating_duration_since(Instant::now()));

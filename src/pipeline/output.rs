@@ -155,6 +155,11 @@ impl Output {
         let mut last_write = Instant::now();
         let mut repeating = false;
         let mut demand = Demand::new();
+        // What the sink holds as its last frame: a repeat of it is sent again without being
+        // converted (or JPEG-encoded) again.
+        let mut last_sent: Option<Sent> = None;
+        // Idle: the placeholder was handed to the virtual camera.
+        let mut idle_shown = false;
         while !shared.stopped() && self.max_frames.is_none_or(|m| report.frames_out < m) {
             let (c, v) = shared.config.current();
             if v != ver {
@@ -162,6 +167,8 @@ impl Output {
                     // Close first: v4l2loopback refuses a second producer (or a new format
                     // while the old one streams).
                     drop(sink);
+                    last_sent = None;
+                    idle_shown = false;
                     sink = match open(&c, self.info) {
                         Ok(s) => s,
                         Err(e) => {
@@ -172,32 +179,53 @@ impl Output {
                 }
                 (cfg, ver) = (c, v);
             }
+            let was_idle = demand.idle;
             let idle = demand.update(cfg.on_demand, sink.as_mut(), shared);
+            if idle && !was_idle {
+                // Frames captured before the camera closed are not shown after it reopens.
+                shared
+                    .to_output
+                    .take(&mut frame, &mut seen_frame, Duration::ZERO);
+                idle_shown = false;
+            }
             if idle && !placeholder_on {
                 placeholder(&shown, &mut held);
                 placeholder_on = true;
+                if last_sent == Some(Sent::Held) {
+                    last_sent = None;
+                }
             }
-            // Idle: the placeholder once a second keeps the device a streaming camera (with
-            // exclusive_caps=1 browsers list it only then) and gives an opening app a picture
-            // at once.
-            let interval = if idle && !demand.waking() {
-                IDLE_INTERVAL
+            if idle && !demand.waking() && idle_shown {
+                // Idle: nothing is written. The virtual camera stays announced as a camera
+                // (v4l2loopback keeps it so while the producer streams, written or not) and hands
+                // an app that opens it the placeholder at once. This blocks in the driver's event
+                // or inotify: no CPU is used, and an open is seen at once; the timeout only
+                // bounds how late a stop or a config reload is noticed.
+                if sink.wait_consumers(IDLE_WAIT) {
+                    demand.poll_now();
+                }
+                continue;
+            }
+            let interval = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
+            let deadline = if idle && !idle_shown {
+                // Going idle: the placeholder now, once.
+                Instant::now()
             } else {
-                Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64)
+                last_write + if repeating { interval } else { interval * 2 }
             };
-            let deadline = last_write + if repeating { interval } else { interval * 2 };
-            let wait = deadline
-                .saturating_duration_since(Instant::now())
-                .min(if idle { IDLE_INTERVAL } else { Duration::MAX });
-            if idle && Instant::now() < deadline {
-                // Blocks in the driver's event or inotify: an idle output costs no CPU, and
-                // a consumer that opens is seen at once.
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if idle && !wait.is_zero() {
+                // Waking (a consumer is being debounced): the placeholder at the configured
+                // rate; between frames, opens and closes are still watched.
                 if sink.wait_consumers(wait) {
                     demand.poll_now();
                 }
                 continue;
             }
-            let fresh = if cfg.delay_video {
+            let fresh = if idle {
+                // The camera is off; what it sent before is not shown.
+                false
+            } else if cfg.delay_video {
                 // Keep recent frames; compose the one the newest mask was computed from.
                 while shared
                     .to_output
@@ -241,6 +269,9 @@ impl Output {
                     );
                     placeholder(&shown, &mut held);
                     placeholder_on = true;
+                    if last_sent == Some(Sent::Held) {
+                        last_sent = None;
+                    }
                 }
                 // Stay on the schedule unless we fell more than an interval behind it.
                 let now = Instant::now();
@@ -252,12 +283,30 @@ impl Output {
                 repeating = true;
             }
             let probe = Probe::start();
-            let written = match (fresh, placeholder_on) {
-                (true, _) => &self.out,
-                (false, true) => &held,
-                (false, false) => &shown,
+            let (written, what) = match (fresh, placeholder_on) {
+                (true, _) => (&self.out, Sent::Shown),
+                (false, true) => (&held, Sent::Held),
+                (false, false) => (&shown, Sent::Shown),
             };
-            match sink.write(written) {
+            let res = if !fresh && last_sent == Some(what) {
+                sink.write_again(written)
+            } else {
+                sink.write(written)
+            };
+            // `self.out` becomes `shown` below.
+            last_sent = res.is_ok().then_some(what);
+            if idle && !idle_shown {
+                if res.is_ok() {
+                    // v4l2loopback 0.12 hands a reader that opens the newest frame at once
+                    // only once three were written.
+                    let _ = sink.write_again(written);
+                    let _ = sink.write_again(written);
+                }
+                // A failed write is not retried while idle: a sink that fails cannot tell its
+                // consumers either, so the pipeline wakes and the active path re-opens it.
+                idle_shown = true;
+            }
+            match res {
                 Ok(()) => {
                     shared.stats.record("convert+write", probe.ms());
                     report.frames_out += 1;
@@ -286,8 +335,18 @@ impl Output {
 
 /// How often an idle output looks for consumers.
 const POLL: Duration = Duration::from_millis(250);
-/// How often an idle output repeats its placeholder.
-const IDLE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long an idle output blocks at a time (it writes nothing): bounds how late it notices a
+/// stop or a config reload.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Which picture the sink got last.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// The last composed frame (`shown`).
+    Shown,
+    /// The placeholder (`held`).
+    Held,
+}
 /// A consumer must stay this long before the camera is started: browsers open every camera
 /// briefly to list it, which must not turn the camera on and off.
 const WAKE_AFTER: Duration = Duration::from_millis(400);

@@ -63,12 +63,23 @@ pub enum OrtEnvError {
 
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, SegmentError> {
     let got = ENV.get_or_init(|| {
+        // The PyPI wheel's library ships Microsoft's 1DS telemetry: at start it writes a device
+        // id and an event store under ~/.cache/Microsoft, and a background thread resolves and
+        // contacts its collector every few seconds, camera or not (measured in the VM test: the
+        // only CPU an idle `run` used). `with_telemetry(false)` below stops events but, by ONNX
+        // Runtime's design, not the uploader; its documented switch, read when the library starts,
+        // stops it all. A camera app sends nothing anywhere; a value the user set is kept.
+        if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+            std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+        }
         let env = ort::init_from(lib)
             .map_err(|e| OrtEnvError::Load {
                 lib: lib.to_owned(),
                 reason: e.to_string(),
             })?
             .with_name("backdrop")
+            // `ort` turns the events on unless told otherwise.
+            .with_telemetry(false)
             .build()
             .map_err(|e| OrtEnvError::Start {
                 lib: lib.to_owned(),

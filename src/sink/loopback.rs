@@ -662,6 +662,13 @@ impl Sink for Loopback {
         self.send(None)
     }
 
+    fn write_again(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        if self.encoder.last().is_empty() {
+            return self.write(frame);
+        }
+        self.send(None)
+    }
+
     fn wait_consumers(&mut self, timeout: Duration) -> bool {
         Loopback::wait_consumers_change(self, timeout)
     }

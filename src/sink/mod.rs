@@ -100,6 +100,12 @@ impl SinkError {
 pub trait Sink: Send {
     /// Writes one frame (converted to the sink's format and size).
     fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError>;
+    /// Writes `frame`, the frame written last, once more. Sinks that keep the converted frame
+    /// send it again without converting it again (repeats while the camera stalls, the
+    /// placeholder while waking): no per-frame conversion.
+    fn write_again(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        self.write(frame)
+    }
     /// Flushes and closes (a file is complete once this returns).
     fn finish(self: Box<Self>) -> Result<(), SinkError> {
         Ok(())
