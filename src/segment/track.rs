@@ -145,12 +145,30 @@ impl Tracker {
     /// `keep`, which stay as painted before.
     pub fn paint(&mut self, probs: &[f32], mw: u32, mh: u32, region: Rect, keep: Option<Rect>) {
         let (w, h, cw, ch) = (self.w, self.h, self.cw, self.ch);
-        taps(&mut self.xs, cw, w, mw, (region.x, region.w), keep.map(|k| (k.x, k.w)));
-        taps(&mut self.ys, ch, h, mh, (region.y, region.h), keep.map(|k| (k.y, k.h)));
+        taps(
+            &mut self.xs,
+            cw,
+            w,
+            mw,
+            (region.x, region.w),
+            keep.map(|k| (k.x, k.w)),
+        );
+        taps(
+            &mut self.ys,
+            ch,
+            h,
+            mh,
+            (region.y, region.h),
+            keep.map(|k| (k.y, k.h)),
+        );
         let mw = mw as usize;
         for (row, &(j0, fy, iny)) in self.canvas.chunks_exact_mut(cw as usize).zip(&self.ys) {
             let r0 = &probs[j0 as usize * mw..];
-            let r1 = if mh > 1 { &probs[(j0 as usize + 1) * mw..] } else { r0 };
+            let r1 = if mh > 1 {
+                &probs[(j0 as usize + 1) * mw..]
+            } else {
+                r0
+            };
             for (c, &(i0, fx, inx)) in row.iter_mut().zip(&self.xs) {
                 // In the kept rectangle (both coordinates in it): leave.
                 if iny & inx & 2 != 0 {
@@ -256,7 +274,14 @@ fn bbox(alpha: &Mask) -> Option<(u32, u32, u32, u32)> {
 
 /// Canvas columns (or rows) `n` covering `frame` pixels, in a region (start, length) seen by
 /// `model` pixels, and a kept part (start, length).
-fn taps(out: &mut Vec<Tap>, n: u32, frame: u32, model: u32, region: (u32, u32), keep: Option<(u32, u32)>) {
+fn taps(
+    out: &mut Vec<Tap>,
+    n: u32,
+    frame: u32,
+    model: u32,
+    region: (u32, u32),
+    keep: Option<(u32, u32)>,
+) {
     out.clear();
     let scale = frame as f32 / n as f32;
     let (r0, rl) = (region.0 as f32, region.1.max(1) as f32);
@@ -302,7 +327,10 @@ mod tests {
         let c = p.crop.expect("a crop");
         assert!(!p.whole);
         assert!(c.x <= 100 && c.x + c.w >= 400 && c.y + c.h == 720, "{c:?}");
-        assert!((c.w as f32 / c.h as f32 - 256.0 / 144.0).abs() < 0.02, "{c:?}");
+        assert!(
+            (c.w as f32 / c.h as f32 - 256.0 / 144.0).abs() < 0.02,
+            "{c:?}"
+        );
         assert!(t.engaged());
         // Still there: the same crop.
         t.observe(&mask_with_box(w, h, (110, 400, 405, 719)));
