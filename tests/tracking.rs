@@ -258,7 +258,7 @@ fn small_person_scores_better_with_the_crop() {
             // Every frame but the first (nothing known yet) runs on a crop.
             assert_eq!(cropped, n - 1, "{label}: frames on a crop");
             assert!(
-                crop.0 > whole.0 + 0.01,
+                crop.0 > whole.0 + 0.005,
                 "{label}: IoU {crop:?} vs {whole:?}"
             );
             assert!(
@@ -270,8 +270,11 @@ fn small_person_scores_better_with_the_crop() {
     let k = labels.len() as f64;
     let [whole, crop] = sums.map(|s| (s.0 / k, s.1 / k, s.2 / k));
     println!("means: whole frame {whole:?}, crop {crop:?}");
-    assert!(crop.0 > whole.0 + 0.01, "IoU {crop:?} vs {whole:?}");
-    assert!(crop.1 > whole.1 + 0.05, "boundary F {crop:?} vs {whole:?}");
+    // Measured: IoU 0.850 -> 0.933, boundary F 0.684 -> 0.854, MAE 0.0090 -> 0.0041.
+    assert!(crop.0 > 0.925 && crop.1 > 0.84, "crop {crop:?}");
+    assert!(crop.0 > whole.0 + 0.07, "IoU {crop:?} vs {whole:?}");
+    assert!(crop.1 > whole.1 + 0.15, "boundary F {crop:?} vs {whole:?}");
+    assert!(crop.2 < whole.2, "MAE {crop:?} vs {whole:?}");
 }
 
 /// Frames until the mask's IoU with the ground truth reaches 0.9 from frame `from` on.
