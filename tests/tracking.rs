@@ -367,3 +367,37 @@ fn franck_full_frame_is_unchanged() {
         }
     }
 }
+
+/// `track_person` follows a config reload (as the other mask options do), and a wrong value is
+/// refused naming the option.
+#[test]
+fn track_person_reloads_and_is_checked() {
+    let c = clip(8);
+    let bg = background("wooden hut");
+    let mut m = masker(false);
+    let mut out = Mask::new(1, 1);
+    let mut frame = RgbFrame::new(W, H);
+    let mut noise = 7u64;
+    let mut crops = vec![];
+    for i in 0..8 {
+        if i == 3 {
+            m.set_options(&config(true));
+        }
+        if i == 6 {
+            m.set_options(&config(false));
+        }
+        compose(&c, i, &bg, &[800], &mut frame, &mut noise);
+        m.mask(&frame, &mut out, None).unwrap();
+        crops.push(m.last_crop().is_some());
+    }
+    // On from frame 3: that frame finds the person on the whole frame, the next two crop.
+    assert_eq!(
+        crops,
+        [false, false, false, false, true, true, false, false],
+        "{crops:?}"
+    );
+    let e = Config::parse("track_person: maybe\n", Path::new("c.yaml"), Path::new("."))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("track_person") && e.contains("line 1"), "{e}");
+}
