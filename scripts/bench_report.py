@@ -49,7 +49,7 @@ print("bench 1280x720 onnxruntime, model selfie (256x256) ...", flush=True)
 general = paced("1280x720", "onnxruntime", "selfie", "_selfie")
 TARGET = {"1280x720": 7.0, "1920x1080": 14.0}
 
-order = ["capture+decode", "resize", "inference", "mask refinement", "composition", "convert+write", "latency"]
+order = ["capture+decode", "resize", "inference", "mask refinement", "person tracking", "composition", "convert+write", "latency"]
 md = ["# Backdrop bench report", "",
       f"Clip: `{clip}`, 300 frames, blurred background, MJPEG decode and YUYV conversion included. "
       "Wall times are per stage (threads overlap); CPU is the stage's own thread CPU time. "

@@ -90,6 +90,7 @@ const KEYS: &[&str] = &[
     "refine",
     "temporal",
     "debug_show_mask",
+    "track_person",
     "model",
     "engine",
     "onnxruntime_library",

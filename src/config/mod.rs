@@ -152,6 +152,8 @@ pub struct Config {
     pub refine: RefineMode,
     /// Temporal smoothing: `adaptive` (motion-adaptive, default) or `mean` (of `average_masks`).
     pub temporal: TemporalMode,
+    /// Run the model on a crop around the person found in the previous masks.
+    pub track_person: bool,
     /// Output the mask instead of the composition.
     pub debug_show_mask: bool,
     /// Model name (`auto`, `selfie`, `selfie_landscape`) or a path to an `.onnx` file.
@@ -203,6 +205,7 @@ impl Default for Config {
             average_masks: 2,
             refine: RefineMode::Guided,
             temporal: TemporalMode::Adaptive,
+            track_person: true,
             debug_show_mask: false,
             model: "auto".into(),
             multiplier: None,

@@ -2,16 +2,19 @@
 //! out. The pipeline's segmentation stage and the tests that need a real mask use this.
 
 use super::refine::{MaskRefiner, RefineParams};
-use super::{SegmentError, Segmenter};
+use super::track::Tracker;
+use super::{Rect, SegmentError, SegmentTiming, Segmenter};
 use crate::config::Config;
 use crate::frame::{Mask, RgbFrame};
 use crate::stats::{Probe, Stats};
 
-/// A [`Segmenter`] with its [`MaskRefiner`] and the config's refinement options.
+/// A [`Segmenter`] with its [`MaskRefiner`], the config's refinement options and the
+/// person-tracking crop (`track_person`).
 pub struct Masker {
     segmenter: Segmenter,
     refiner: MaskRefiner,
     params: RefineParams,
+    tracker: Tracker,
 }
 
 impl Masker {
@@ -28,6 +31,7 @@ impl Masker {
             segmenter,
             refiner: MaskRefiner::new(),
             params: RefineParams::from_config(cfg),
+            tracker: Tracker::new(cfg.track_person),
         }
     }
 
@@ -39,16 +43,23 @@ impl Masker {
     /// Takes the refinement options of a (reloaded) config.
     pub fn set_options(&mut self, cfg: &Config) {
         self.params = RefineParams::from_config(cfg);
+        self.tracker.set_enabled(cfg.track_person);
+    }
+
+    /// The crop the model ran on for the last mask (`None`: the whole frame).
+    pub fn last_crop(&self) -> Option<Rect> {
+        self.tracker.current()
     }
 
     /// Swaps in another model; the temporal smoothing starts afresh.
     pub fn set_segmenter(&mut self, segmenter: Segmenter) {
         self.segmenter = segmenter;
         self.refiner.reset();
+        self.tracker.reset();
     }
 
     /// Computes the mask of `frame` into `out` (reshaped to the frame's size), recording the
-    /// resize, inference and refinement times in `stats` when given.
+    /// resize, inference, refinement and person-tracking times in `stats` when given.
     pub fn mask(
         &mut self,
         frame: &RgbFrame,
@@ -56,15 +67,59 @@ impl Masker {
         stats: Option<&Stats>,
     ) -> Result<(), SegmentError> {
         let (mw, mh) = (self.segmenter.model().width, self.segmenter.model().height);
-        let probs = self.segmenter.segment(frame)?;
-        let probe = Probe::start();
-        out.reshape(frame.width, frame.height);
-        self.refiner
-            .refine_guided(probs, mw, mh, frame, &self.params, out);
+        let (w, h) = (frame.width, frame.height);
+        let plan = self.tracker.plan(w, h, mw, mh);
+        // Resize and inference times, summed over the model's runs (two on refresh frames), and
+        // the tracker's own work (painting the canvas, finding the person).
+        let mut timing = SegmentTiming::default();
+        let mut track = (0.0, 0.0);
+        let mut count = |p: Probe| {
+            let t = p.ms();
+            track = (track.0 + t.0, track.1 + t.1);
+        };
+        out.reshape(w, h);
+        let refine;
+        if self.tracker.engaged() {
+            if let Some(c) = plan.crop {
+                let probs = self.segmenter.segment_region(frame, Some(c))?;
+                let p = Probe::start();
+                self.tracker.paint(probs, mw, mh, c, None);
+                count(p);
+                timing.add(&self.segmenter.last_timing);
+            }
+            if plan.whole {
+                let probs = self.segmenter.segment(frame)?;
+                let p = Probe::start();
+                let all = Rect { x: 0, y: 0, w, h };
+                self.tracker.paint(probs, mw, mh, all, plan.crop);
+                count(p);
+                timing.add(&self.segmenter.last_timing);
+            }
+            let p = Probe::start();
+            let (probs, cw, ch) = self.tracker.canvas();
+            self.refiner
+                .refine_guided(probs, cw, ch, frame, &self.params, out);
+            refine = p.ms();
+        } else {
+            let probs = self.segmenter.segment(frame)?;
+            let p = Probe::start();
+            self.refiner
+                .refine_guided(probs, mw, mh, frame, &self.params, out);
+            refine = p.ms();
+            timing.add(&self.segmenter.last_timing);
+        }
+        if self.tracker.enabled() {
+            let p = Probe::start();
+            self.tracker.observe(out);
+            count(p);
+        }
         if let Some(s) = stats {
-            s.record("mask refinement", probe.ms());
-            s.record("resize", self.segmenter.last_timing.resize);
-            s.record("inference", self.segmenter.last_timing.infer);
+            s.record("mask refinement", refine);
+            s.record("resize", timing.resize);
+            s.record("inference", timing.infer);
+            if self.tracker.enabled() {
+                s.record("person tracking", track);
+            }
         }
         Ok(())
     }

@@ -3,10 +3,12 @@
 mod masker;
 mod onnxruntime;
 pub mod refine;
+mod track;
 mod tract;
 
 pub use self::masker::Masker;
 pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine, OrtEnvError};
+pub use self::track::{Tracker, CROP_MAX_AREA, REFRESH_FRAMES};
 pub use self::tract::TractEngine;
 
 use crate::config::{Config, EngineChoice};
@@ -287,6 +289,19 @@ pub fn create_engine(
     }
 }
 
+/// A rectangle of frame pixels: left, top, width, height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    /// Left column.
+    pub x: u32,
+    /// Top row.
+    pub y: u32,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
 /// Runs the model on frames: resizes the frame to the model input, infers, keeps the probabilities.
 pub struct Segmenter {
     engine: Box<dyn Engine>,
@@ -306,6 +321,14 @@ pub struct SegmentTiming {
     pub resize: (f64, f64),
     /// Inference (wall ms, cpu ms).
     pub infer: (f64, f64),
+}
+
+impl SegmentTiming {
+    /// Adds another run's times.
+    pub fn add(&mut self, t: &SegmentTiming) {
+        self.resize = (self.resize.0 + t.resize.0, self.resize.1 + t.resize.1);
+        self.infer = (self.infer.0 + t.infer.0, self.infer.1 + t.infer.1);
+    }
 }
 
 impl Segmenter {
@@ -352,10 +375,25 @@ impl Segmenter {
 
     /// Segments a frame; returns person probabilities at model resolution (`model.width*height`).
     pub fn segment(&mut self, frame: &RgbFrame) -> Result<&[f32], SegmentError> {
+        self.segment_region(frame, None)
+    }
+
+    /// Segments the part `crop` of a frame (the whole frame when `None`); returns person
+    /// probabilities at model resolution covering that part.
+    pub fn segment_region(
+        &mut self,
+        frame: &RgbFrame,
+        crop: Option<Rect>,
+    ) -> Result<&[f32], SegmentError> {
         let src = ImageRef::new(frame.width, frame.height, &frame.data, PixelType::U8x3)
             .map_err(|e| SegmentError::Run(format!("bad frame buffer: {e}")))?;
-        // The model sees the whole frame stretched to its input (MediaPipe's own pre-processing).
-        let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        // The model sees the whole frame (or the crop) stretched to its input (MediaPipe's own
+        // pre-processing).
+        let mut opts =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        if let Some(r) = crop {
+            opts = opts.crop(r.x as f64, r.y as f64, r.w as f64, r.h as f64);
+        }
         let probe = crate::stats::Probe::start();
         self.resizer
             .resize(&src, &mut self.resized, &opts)
