@@ -143,65 +143,6 @@ fn compose(
     gt
 }
 
-/// Inner boundary of a mask at 128.
-fn boundary(m: &[u8], (w, h): (usize, usize)) -> (Vec<bool>, Vec<u32>) {
-    let mut map = vec![false; w * h];
-    let mut list = vec![];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if m[i] >= 128
-                && ((x > 0 && m[i - 1] < 128)
-                    || (x + 1 < w && m[i + 1] < 128)
-                    || (y > 0 && m[i - w] < 128)
-                    || (y + 1 < h && m[i + w] < 128))
-            {
-                map[i] = true;
-                list.push(i as u32);
-            }
-        }
-    }
-    (map, list)
-}
-
-/// Boundary F-score (3 pixels) of `m` against `gt`, as in tests/webcam.rs.
-fn boundary_f(m: &[u8], gt: &[u8], (w, h): (usize, usize)) -> f64 {
-    let (pm, pl) = boundary(m, (w, h));
-    let (gm, gl) = boundary(gt, (w, h));
-    let (w, h) = (w as isize, h as isize);
-    let matched = |list: &[u32], map: &[bool]| {
-        list.iter()
-            .filter(|&&i| {
-                let (x, y) = (i as isize % w, i as isize / w);
-                (-TOL..=TOL).any(|dy| {
-                    (-TOL..=TOL).any(|dx| {
-                        let (xx, yy) = (x + dx, y + dy);
-                        dx * dx + dy * dy <= TOL * TOL
-                            && (0..w).contains(&xx)
-                            && (0..h).contains(&yy)
-                            && map[(yy * w + xx) as usize]
-                    })
-                })
-            })
-            .count() as f64
-    };
-    let p = if pl.is_empty() {
-        1.0
-    } else {
-        matched(&pl, &gm) / pl.len() as f64
-    };
-    let r = if gl.is_empty() {
-        1.0
-    } else {
-        matched(&gl, &pm) / gl.len() as f64
-    };
-    if p + r > 0.0 {
-        2.0 * p * r / (p + r)
-    } else {
-        0.0
-    }
-}
-
 /// A small person (about 38 % of the 720-row frame's height) off-centre over three real photos,
 /// at 1280x720 (landscape model) and 900x720 (general model): the crop scores better than the
 /// whole frame on IoU, boundary F and MAE.
@@ -244,7 +185,7 @@ fn small_person_scores_better_with_the_crop() {
                         .sum::<f64>()
                         / 255.0
                         / m.len() as f64;
-                    let bf = boundary_f(m, &gt, (w as usize, h as usize));
+                    let bf = common::boundary_f(m, &gt, w as usize, h as usize, TOL);
                     let s = &mut scores[k];
                     *s = (s.0 + iou(m, &gt), s.1 + bf, s.2 + mae);
                 }

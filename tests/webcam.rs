@@ -127,57 +127,6 @@ impl Scaler {
     }
 }
 
-/// Offsets within the boundary tolerance.
-fn disk() -> Vec<(isize, isize)> {
-    let mut v = vec![];
-    for dy in -TOL..=TOL {
-        for dx in -TOL..=TOL {
-            if dx * dx + dy * dy <= TOL * TOL {
-                v.push((dx, dy));
-            }
-        }
-    }
-    v
-}
-
-/// Inner boundary of a mask at 128: a map and the list of its pixels.
-fn inner_boundary(m: &[u8], w: usize, h: usize, map: &mut Vec<bool>, list: &mut Vec<u32>) {
-    map.clear();
-    map.resize(w * h, false);
-    list.clear();
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if m[i] >= 128
-                && ((x > 0 && m[i - 1] < 128)
-                    || (x + 1 < w && m[i + 1] < 128)
-                    || (y > 0 && m[i - w] < 128)
-                    || (y + 1 < h && m[i + w] < 128))
-            {
-                map[i] = true;
-                list.push(i as u32);
-            }
-        }
-    }
-}
-
-/// How many pixels of `list` have a pixel of `map` within the tolerance.
-fn matched(list: &[u32], map: &[bool], w: usize, h: usize, disk: &[(isize, isize)]) -> usize {
-    list.iter()
-        .filter(|&&i| {
-            let (x, y) = ((i as usize % w) as isize, (i as usize / w) as isize);
-            disk.iter().any(|&(dx, dy)| {
-                let (xx, yy) = (x + dx, y + dy);
-                xx >= 0
-                    && yy >= 0
-                    && (xx as usize) < w
-                    && (yy as usize) < h
-                    && map[yy as usize * w + xx as usize]
-            })
-        })
-        .count()
-}
-
 /// A frame's scores.
 #[derive(Default, Clone, Copy)]
 struct Score {
@@ -203,24 +152,26 @@ struct Truth {
 impl Truth {
     fn set(&mut self, w: usize, h: usize) {
         (self.w, self.h) = (w, h);
-        inner_boundary(&self.gt, w, h, &mut self.map, &mut self.list);
+        common::inner_boundary(&self.gt, w, h, &mut self.map, &mut self.list);
         if self.disk.is_empty() {
-            self.disk = disk();
+            self.disk = common::disk(TOL);
         }
     }
 
     fn score(&mut self, m: &[u8]) -> Score {
         let (w, h) = (self.w, self.h);
-        inner_boundary(m, w, h, &mut self.pmap, &mut self.plist);
+        common::inner_boundary(m, w, h, &mut self.pmap, &mut self.plist);
         let precision = if self.plist.is_empty() {
             1.0
         } else {
-            matched(&self.plist, &self.map, w, h, &self.disk) as f64 / self.plist.len() as f64
+            common::matched(&self.plist, &self.map, w, h, &self.disk) as f64
+                / self.plist.len() as f64
         };
         let recall = if self.list.is_empty() {
             1.0
         } else {
-            matched(&self.list, &self.pmap, w, h, &self.disk) as f64 / self.list.len() as f64
+            common::matched(&self.list, &self.pmap, w, h, &self.disk) as f64
+                / self.list.len() as f64
         };
         let bf = if precision + recall > 0.0 {
             2.0 * precision * recall / (precision + recall)

@@ -152,3 +152,76 @@ pub fn add_noise(data: &mut [u8], sigma: f32, state: &mut u64) {
         *v = (*v as f32 + g).round().clamp(0.0, 255.0) as u8;
     }
 }
+
+/// Offsets within a boundary tolerance of `tol` pixels (a disk).
+pub fn disk(tol: isize) -> Vec<(isize, isize)> {
+    let mut v = vec![];
+    for dy in -tol..=tol {
+        for dx in -tol..=tol {
+            if dx * dx + dy * dy <= tol * tol {
+                v.push((dx, dy));
+            }
+        }
+    }
+    v
+}
+
+/// Inner boundary of a mask at 128: a map and the list of its pixels.
+pub fn inner_boundary(m: &[u8], w: usize, h: usize, map: &mut Vec<bool>, list: &mut Vec<u32>) {
+    map.clear();
+    map.resize(w * h, false);
+    list.clear();
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if m[i] >= 128
+                && ((x > 0 && m[i - 1] < 128)
+                    || (x + 1 < w && m[i + 1] < 128)
+                    || (y > 0 && m[i - w] < 128)
+                    || (y + 1 < h && m[i + w] < 128))
+            {
+                map[i] = true;
+                list.push(i as u32);
+            }
+        }
+    }
+}
+
+/// How many pixels of `list` have a pixel of `map` within the tolerance.
+pub fn matched(list: &[u32], map: &[bool], w: usize, h: usize, disk: &[(isize, isize)]) -> usize {
+    list.iter()
+        .filter(|&&i| {
+            let (x, y) = ((i as usize % w) as isize, (i as usize / w) as isize);
+            disk.iter().any(|&(dx, dy)| {
+                let (xx, yy) = (x + dx, y + dy);
+                xx >= 0
+                    && yy >= 0
+                    && (xx as usize) < w
+                    && (yy as usize) < h
+                    && map[yy as usize * w + xx as usize]
+            })
+        })
+        .count()
+}
+
+/// Boundary F-score of `m` against `gt` (`w`x`h`, inner boundaries at 128, `tol` pixels): the
+/// harmonic mean of the share of each boundary within `tol` of the other.
+pub fn boundary_f(m: &[u8], gt: &[u8], w: usize, h: usize, tol: isize) -> f64 {
+    let disk = disk(tol);
+    let (mut pm, mut pl, mut gm, mut gl) = (vec![], vec![], vec![], vec![]);
+    inner_boundary(m, w, h, &mut pm, &mut pl);
+    inner_boundary(gt, w, h, &mut gm, &mut gl);
+    let share = |list: &[u32], map: &[bool]| {
+        if list.is_empty() {
+            1.0
+        } else {
+            matched(list, map, w, h, &disk) as f64 / list.len() as f64
+        }
+    };
+    let (p, r) = (share(&pl, &gm), share(&gl, &pm));
+    if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    }
+}
