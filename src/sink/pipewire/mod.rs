@@ -550,10 +550,11 @@ impl PipeWireSink {
         }
         true
     }
-}
 
-impl Sink for PipeWireSink {
-    fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+    /// Converts `frame` and hands it to PipeWire; `again` (a repeat while the camera stalls)
+    /// resends the frame converted last when there is one in this format: a copy, not a
+    /// conversion.
+    fn send(&mut self, frame: &RgbFrame, again: bool) -> Result<(), SinkError> {
         match self.shared.state.load(Ordering::SeqCst) {
             ffi::STATE_STREAMING => {}
             ffi::STATE_ERROR => return Err(self.lost("the PipeWire stream failed")),
@@ -566,7 +567,8 @@ impl Sink for PipeWireSink {
         let Some(format) = self.format() else {
             return Ok(());
         };
-        if self.encoder.as_ref().map(FrameEncoder::format) != Some(format) {
+        let renegotiated = self.encoder.as_ref().map(FrameEncoder::format) != Some(format);
+        if renegotiated {
             // Allocated once per negotiation, not per frame.
             self.encoder = Some(FrameEncoder::new(format, self.width, self.height, 0)?);
         }
@@ -575,7 +577,12 @@ impl Sink for PipeWireSink {
             _ => self.width,
         };
         let mut enc = self.encoder.take().expect("set above");
-        let pushed = self.push(enc.encode(frame)?, stride);
+        let bytes = if again && !renegotiated && !enc.last().is_empty() {
+            enc.last()
+        } else {
+            enc.encode(frame)?
+        };
+        let pushed = self.push(bytes, stride);
         self.encoder = Some(enc);
         if !pushed {
             self.dropped += 1;
@@ -587,6 +594,16 @@ impl Sink for PipeWireSink {
             }
         }
         Ok(())
+    }
+}
+
+impl Sink for PipeWireSink {
+    fn write(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        self.send(frame, false)
+    }
+
+    fn write_again(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        self.send(frame, true)
     }
 
     /// A consumer is linked and streaming (`None` once the daemon is gone: the next write says
