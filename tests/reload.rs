@@ -397,20 +397,7 @@ impl backdrop::sink::Sink for Colours {
                 sum[c] += p[c] as f64;
             }
         }
-        let [r, g, b] = sum.map(|s| s / n);
-        let name = match (
-            r > 200.0,
-            g > 200.0,
-            b > 200.0,
-            r < 60.0,
-            g < 60.0,
-            b < 60.0,
-        ) {
-            (true, false, false, false, true, true) => "red",
-            (false, true, false, true, false, true) => "green",
-            (false, false, true, true, true, false) => "blue",
-            _ => "other",
-        };
+        let name = rgb_colour(sum.map(|s| s / n));
         self.0.lock().unwrap().push((Instant::now(), name));
         Ok(())
     }

