@@ -64,8 +64,12 @@ impl Segment {
         mask: &mut Stamped<Mask>,
     ) -> Result<(), SegmentError> {
         self.follow(shared, frame);
-        self.masker
-            .mask(&frame.value, &mut mask.value, Some(&shared.stats))?;
+        self.masker.mask_at(
+            &frame.value,
+            Some(frame.time),
+            &mut mask.value,
+            Some(&shared.stats),
+        )?;
         shared.masks_done.fetch_add(1, Ordering::Relaxed);
         mask.seq = frame.seq;
         mask.captured = frame.captured;

@@ -66,9 +66,21 @@ impl Masker {
         out: &mut Mask,
         stats: Option<&Stats>,
     ) -> Result<(), SegmentError> {
+        self.mask_at(frame, None, out, stats)
+    }
+
+    /// [`Masker::mask`] for a frame taken at `time` (seconds): the person-tracking crop looks
+    /// at the whole frame by time rather than by count.
+    pub fn mask_at(
+        &mut self,
+        frame: &RgbFrame,
+        time: Option<f64>,
+        out: &mut Mask,
+        stats: Option<&Stats>,
+    ) -> Result<(), SegmentError> {
         let (mw, mh) = (self.segmenter.model().width, self.segmenter.model().height);
         let (w, h) = (frame.width, frame.height);
-        let plan = self.tracker.plan(w, h, mw, mh);
+        let plan = self.tracker.plan(w, h, mw, mh, time);
         // Resize and inference times, summed over the model's runs (two on refresh frames), and
         // the tracker's own work (painting the canvas, finding the person).
         let mut timing = SegmentTiming::default();

@@ -8,7 +8,7 @@ mod tract;
 
 pub use self::masker::Masker;
 pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine, OrtEnvError};
-pub use self::track::{Tracker, CROP_MAX_AREA, REFRESH_FRAMES};
+pub use self::track::{Tracker, CROP_MAX_AREA, REFRESH_FRAMES, REFRESH_SECS};
 pub use self::tract::TractEngine;
 
 use crate::config::{Config, EngineChoice};

@@ -7,8 +7,9 @@
 //! The whole frame is used instead when no person was found, when the mask touches an edge of
 //! the crop that is not the frame's (a fast move, or someone entering next to it), when the crop
 //! would cover most of the frame anyway (no gain: a close talking head), and, in addition to
-//! the crop, every [`REFRESH_FRAMES`] frames, where it fills the canvas outside the crop (a
-//! second person entering further away is found then).
+//! the crop, once every [`REFRESH_SECS`] of the frames' time (every [`REFRESH_FRAMES`] masks
+//! when frames carry no time), where it fills the canvas outside the crop (a second person
+//! entering further away is found then).
 
 use super::Rect;
 use crate::frame::Mask;
@@ -16,7 +17,10 @@ use crate::frame::Mask;
 /// A crop covering more than this part of the frame's area gives the model too few extra
 /// pixels to be worth it: the whole frame is used (as without tracking).
 pub const CROP_MAX_AREA: f32 = 0.75;
-/// Frames between whole-frame looks while cropping (about one second at 30 fps).
+/// Seconds of frame time between whole-frame looks while cropping: by time, not by count, so
+/// a low `mask_fps` does not make a newcomer wait longer.
+pub const REFRESH_SECS: f64 = 1.0;
+/// Masks between whole-frame looks when frames carry no time (one second at 30 fps).
 pub const REFRESH_FRAMES: u32 = 30;
 /// Margin added around the person's bounding box on each side, as a part of its larger side.
 const MARGIN: f32 = 0.25;
@@ -53,6 +57,8 @@ pub struct Tracker {
     next: Option<Rect>,
     current: Option<Rect>,
     since_full: u32,
+    /// Frame time of the last whole-frame look.
+    last_full: Option<f64>,
     xs: Vec<Tap>,
     ys: Vec<Tap>,
 }
@@ -108,8 +114,9 @@ impl Tracker {
         self.current
     }
 
-    /// Decides what the model runs on for a frame of `w`x`h`, for a model of `mw`x`mh`.
-    pub fn plan(&mut self, w: u32, h: u32, mw: u32, mh: u32) -> Plan {
+    /// Decides what the model runs on for a frame of `w`x`h` taken at `time` (seconds, `None`
+    /// when unknown), for a model of `mw`x`mh`.
+    pub fn plan(&mut self, w: u32, h: u32, mw: u32, mh: u32, time: Option<f64>) -> Plan {
         let aspect = mw as f32 / mh.max(1) as f32;
         if (w, h) != (self.w, self.h) || aspect != self.aspect {
             *self = Tracker::new(self.enabled);
@@ -118,6 +125,7 @@ impl Tracker {
         self.current = if self.enabled { self.next } else { None };
         let Some(crop) = self.current else {
             self.since_full = 0;
+            self.last_full = time;
             return Plan {
                 crop: None,
                 whole: true,
@@ -130,9 +138,15 @@ impl Tracker {
             self.canvas = vec![0.0; (self.cw * self.ch) as usize];
         }
         self.since_full += 1;
-        let whole = self.since_full >= REFRESH_FRAMES;
+        let whole = match (time, self.last_full) {
+            // A clock going back (a file looping, a new source) counts as due.
+            (Some(t), Some(last)) => t - last >= REFRESH_SECS - 1e-6 || t < last,
+            (Some(_), None) => true,
+            (None, _) => self.since_full >= REFRESH_FRAMES,
+        };
         if whole {
             self.since_full = 0;
+            self.last_full = time;
         }
         Plan {
             crop: Some(crop),
@@ -320,10 +334,10 @@ mod tests {
     fn crop_follows_a_small_person_and_falls_back() {
         let mut t = Tracker::new(true);
         let (w, h) = (1280, 720);
-        assert_eq!(t.plan(w, h, 256, 144).crop, None);
+        assert_eq!(t.plan(w, h, 256, 144, None).crop, None);
         // A person in the lower left third.
         t.observe(&mask_with_box(w, h, (100, 400, 399, 719)));
-        let p = t.plan(w, h, 256, 144);
+        let p = t.plan(w, h, 256, 144, None);
         let c = p.crop.expect("a crop");
         assert!(!p.whole);
         assert!(c.x <= 100 && c.x + c.w >= 400 && c.y + c.h == 720, "{c:?}");
@@ -334,28 +348,28 @@ mod tests {
         assert!(t.engaged());
         // Still there: the same crop.
         t.observe(&mask_with_box(w, h, (110, 400, 405, 719)));
-        assert_eq!(t.plan(w, h, 256, 144).crop, Some(c));
+        assert_eq!(t.plan(w, h, 256, 144, None).crop, Some(c));
         // Touching the crop's right edge: the whole frame next.
         t.observe(&mask_with_box(w, h, (110, 400, c.x + c.w - 1, 719)));
-        assert_eq!(t.plan(w, h, 256, 144).crop, None);
+        assert_eq!(t.plan(w, h, 256, 144, None).crop, None);
         // A large person: the whole frame, no crop.
         t.observe(&mask_with_box(w, h, (100, 50, 1100, 719)));
-        assert_eq!(t.plan(w, h, 256, 144).crop, None);
+        assert_eq!(t.plan(w, h, 256, 144, None).crop, None);
         // Nobody: the whole frame.
         t.observe(&Mask::new(w, h));
-        assert_eq!(t.plan(w, h, 256, 144).crop, None);
+        assert_eq!(t.plan(w, h, 256, 144, None).crop, None);
     }
 
     #[test]
     fn whole_frame_is_looked_at_periodically() {
         let mut t = Tracker::new(true);
         let (w, h) = (1280, 720);
-        t.plan(w, h, 256, 144);
+        t.plan(w, h, 256, 144, None);
         let m = mask_with_box(w, h, (600, 400, 800, 719));
         let mut wholes = 0;
         for _ in 0..REFRESH_FRAMES * 3 {
             t.observe(&m);
-            let p = t.plan(w, h, 256, 144);
+            let p = t.plan(w, h, 256, 144, None);
             assert!(p.crop.is_some());
             wholes += p.whole as u32;
         }
@@ -363,12 +377,41 @@ mod tests {
     }
 
     #[test]
+    fn whole_frame_looks_follow_the_frames_time() {
+        let (w, h) = (1280, 720);
+        let m = mask_with_box(w, h, (600, 400, 800, 719));
+        // 10 masks a second (`mask_fps: 10`), the first on the whole frame: a whole-frame look
+        // every 10 masks after it, not every 30.
+        let mut t = Tracker::new(true);
+        t.plan(w, h, 256, 144, Some(0.0));
+        let mut wholes = vec![];
+        for i in 1..=40 {
+            t.observe(&m);
+            let p = t.plan(w, h, 256, 144, Some(i as f64 * 0.1));
+            assert!(p.crop.is_some());
+            if p.whole {
+                wholes.push(i);
+            }
+        }
+        assert_eq!(wholes, [10, 20, 30, 40]);
+        // A 60 fps camera: once a second, every 60 frames.
+        let mut t = Tracker::new(true);
+        t.plan(w, h, 256, 144, Some(0.0));
+        let mut n = 0;
+        for i in 1..=240 {
+            t.observe(&m);
+            n += t.plan(w, h, 256, 144, Some(i as f64 / 60.0)).whole as u32;
+        }
+        assert_eq!(n, 4);
+    }
+
+    #[test]
     fn paint_maps_the_crop_and_clears_outside() {
         let mut t = Tracker::new(true);
         let (w, h) = (640, 360);
-        t.plan(w, h, 4, 4);
+        t.plan(w, h, 4, 4, None);
         t.observe(&mask_with_box(w, h, (300, 200, 360, 359)));
-        let c = t.plan(w, h, 4, 4).crop.unwrap();
+        let c = t.plan(w, h, 4, 4, None).crop.unwrap();
         t.paint(&[1.0; 16], 4, 4, c, None);
         let (canvas, cw, ch) = t.canvas();
         let (sx, sy) = (w as f32 / cw as f32, h as f32 / ch as f32);
