@@ -508,6 +508,8 @@ fn parse_fps(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
+    // First, while the process has one thread (it changes the environment).
+    backdrop::segment::disable_onnxruntime_telemetry();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BACKDROP_LOG")

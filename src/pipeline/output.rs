@@ -189,11 +189,8 @@ impl Output {
                 idle_shown = false;
             }
             if idle && !placeholder_on {
-                placeholder(&shown, &mut held);
+                make_placeholder(&shown, &mut held, &mut last_sent);
                 placeholder_on = true;
-                if last_sent == Some(Sent::Held) {
-                    last_sent = None;
-                }
             }
             if idle && !demand.waking() && idle_shown {
                 // Idle: nothing is written. The virtual camera stays announced as a camera
@@ -267,11 +264,8 @@ impl Output {
                         "no camera frames for {:.1} s: showing a placeholder",
                         last_fresh.elapsed().as_secs_f64()
                     );
-                    placeholder(&shown, &mut held);
+                    make_placeholder(&shown, &mut held, &mut last_sent);
                     placeholder_on = true;
-                    if last_sent == Some(Sent::Held) {
-                        last_sent = None;
-                    }
                 }
                 // Stay on the schedule unless we fell more than an interval behind it.
                 let now = Instant::now();
@@ -288,20 +282,18 @@ impl Output {
                 (false, true) => (&held, Sent::Held),
                 (false, false) => (&shown, Sent::Shown),
             };
-            let res = if !fresh && last_sent == Some(what) {
+            let going_idle = idle && !idle_shown;
+            let res = if going_idle {
+                // The picture an app that opens the idle camera gets at once.
+                sink.hold(written)
+            } else if !fresh && last_sent == Some(what) {
                 sink.write_again(written)
             } else {
                 sink.write(written)
             };
             // `self.out` becomes `shown` below.
             last_sent = res.is_ok().then_some(what);
-            if idle && !idle_shown {
-                if res.is_ok() {
-                    // v4l2loopback 0.12 hands a reader that opens the newest frame at once
-                    // only once three were written.
-                    let _ = sink.write_again(written);
-                    let _ = sink.write_again(written);
-                }
+            if going_idle {
                 // A failed write is not retried while idle: a sink that fails cannot tell its
                 // consumers either, so the pipeline wakes and the active path re-opens it.
                 idle_shown = true;
@@ -456,6 +448,15 @@ impl Sink for Closed {
 }
 
 /// Darkened grey copy of the last frame, shown while the camera is gone.
+/// Makes the placeholder from the last picture shown into `held`; a copy of an older
+/// placeholder that the sink keeps is then stale.
+fn make_placeholder(shown: &RgbFrame, held: &mut RgbFrame, last_sent: &mut Option<Sent>) {
+    placeholder(shown, held);
+    if *last_sent == Some(Sent::Held) {
+        *last_sent = None;
+    }
+}
+
 fn placeholder(last: &RgbFrame, out: &mut RgbFrame) {
     out.reshape(last.width, last.height);
     for (d, s) in out.data.chunks_exact_mut(3).zip(last.data.chunks_exact(3)) {

@@ -7,7 +7,9 @@ mod track;
 mod tract;
 
 pub use self::masker::Masker;
-pub use self::onnxruntime::{find_onnxruntime_library, OrtEngine, OrtEnvError};
+pub use self::onnxruntime::{
+    disable_onnxruntime_telemetry, find_onnxruntime_library, OrtEngine, OrtEnvError,
+};
 pub use self::track::{Tracker, CROP_MAX_AREA, REFRESH_FRAMES, REFRESH_SECS};
 pub use self::tract::TractEngine;
 

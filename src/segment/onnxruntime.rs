@@ -61,17 +61,27 @@ pub enum OrtEnvError {
     },
 }
 
+/// Turns ONNX Runtime's telemetry off for this process (its `ORT_DISABLE_TELEMETRY` switch,
+/// unless the user set it). Call it at start, before any thread exists: it changes the
+/// environment, which other threads' C code may read meanwhile. The library does it as well
+/// when it first loads ONNX Runtime, for programs that did not.
+///
+/// Why: the PyPI wheel's library ships Microsoft's 1DS telemetry. At start it writes a device id
+/// and an event store under ~/.cache/Microsoft, and a background thread resolves and contacts
+/// its collector every few seconds, camera or not (measured in the VM test: the only CPU an idle
+/// `run` used). `with_telemetry(false)` stops events but, by ONNX Runtime's design, not the
+/// uploader; this switch, read when the library starts, stops it all. A camera app sends
+/// nothing anywhere.
+pub fn disable_onnxruntime_telemetry() {
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    }
+}
+
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, SegmentError> {
     let got = ENV.get_or_init(|| {
-        // The PyPI wheel's library ships Microsoft's 1DS telemetry: at start it writes a device
-        // id and an event store under ~/.cache/Microsoft, and a background thread resolves and
-        // contacts its collector every few seconds, camera or not (measured in the VM test: the
-        // only CPU an idle `run` used). `with_telemetry(false)` below stops events but, by ONNX
-        // Runtime's design, not the uploader; its documented switch, read when the library starts,
-        // stops it all. A camera app sends nothing anywhere; a value the user set is kept.
-        if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
-            std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
-        }
+        // A no-op for the binary, which did it at start (see the function).
+        disable_onnxruntime_telemetry();
         let env = ort::init_from(lib)
             .map_err(|e| OrtEnvError::Load {
                 lib: lib.to_owned(),

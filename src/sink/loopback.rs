@@ -669,6 +669,14 @@ impl Sink for Loopback {
         self.send(None)
     }
 
+    /// v4l2loopback 0.12 hands a reader that opens the newest frame at once only after three
+    /// were written: the frame goes into three buffers.
+    fn hold(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        self.write(frame)?;
+        self.send(None)?;
+        self.send(None)
+    }
+
     fn wait_consumers(&mut self, timeout: Duration) -> bool {
         Loopback::wait_consumers_change(self, timeout)
     }

@@ -106,6 +106,11 @@ pub trait Sink: Send {
     fn write_again(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
         self.write(frame)
     }
+    /// Writes `frame` as the picture that stays on show while nothing more is written (the
+    /// idle placeholder): a consumer that opens later must get it at once.
+    fn hold(&mut self, frame: &RgbFrame) -> Result<(), SinkError> {
+        self.write(frame)
+    }
     /// Flushes and closes (a file is complete once this returns).
     fn finish(self: Box<Self>) -> Result<(), SinkError> {
         Ok(())
