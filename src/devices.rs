@@ -8,7 +8,7 @@ pub mod service;
 use crate::config::Config;
 use crate::sink::loopback::{loaded_max_buffers, modprobe_line};
 use crate::sink::yuv::OutputFormat;
-use crate::source::camera::{choose_mode, mode_options};
+use crate::source::camera::{choose_mode, format_mismatch, mode_options};
 use crate::v4l2::{
     fourcc_str, Device, FrameRates, FrameSizes, PixFormat, BUF_TYPE_CAPTURE, BUF_TYPE_OUTPUT,
     CAP_META_CAPTURE, CAP_STREAMING, CAP_VIDEO_CAPTURE, CAP_VIDEO_M2M, CAP_VIDEO_OUTPUT,
@@ -700,22 +700,12 @@ fn check_camera(r: &mut DoctorReport, cfg: &Config, cam: &Path) {
     }
     let options = mode_options(&dev);
     let Some(m) = choose_mode(&options, cfg.width, cfg.height, cfg.fps, cfg.mjpeg) else {
-        let offered: Vec<String> = dev
-            .formats(BUF_TYPE_CAPTURE)
-            .iter()
-            .map(|f| fourcc_str(f.fourcc))
-            .collect();
+        let (wanted, offered) = format_mismatch(&dev, cfg.mjpeg);
         r.add(
             Level::Fail,
             format!(
-                "camera {} offers no {} mode (it has {})",
+                "camera {} offers no {wanted} mode (it has {offered})",
                 cam.display(),
-                match cfg.mjpeg {
-                    Some(true) => "MJPEG",
-                    Some(false) => "YUYV",
-                    None => "MJPEG or YUYV",
-                },
-                offered.join(", ")
             ),
             Some("remove `mjpeg` from the config, or set it the other way".into()),
         );

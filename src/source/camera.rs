@@ -129,6 +129,27 @@ impl ModeOption {
 /// Sizes tried on cameras that accept any size in a range.
 const STEPWISE_SIZES: &[(u32, u32)] = &[(1920, 1080), (1280, 720), (640, 480), (640, 360)];
 
+/// For a camera without a usable mode: the formats wanted (by the `mjpeg` option) and those it
+/// offers ("none" when it lists none).
+pub fn format_mismatch(dev: &Device, mjpeg: Option<bool>) -> (&'static str, String) {
+    let wanted = match mjpeg {
+        Some(true) => "MJPEG",
+        Some(false) => "YUYV",
+        None => "MJPEG or YUYV",
+    };
+    let offered: Vec<String> = dev
+        .formats(BUF_TYPE_CAPTURE)
+        .iter()
+        .map(|f| fourcc_str(f.fourcc))
+        .collect();
+    let offered = if offered.is_empty() {
+        "none".into()
+    } else {
+        offered.join(", ")
+    };
+    (wanted, offered)
+}
+
 /// Picks the capture mode: the requested size if given (the nearest offered one otherwise), else
 /// the largest mode (up to 1080p) that reaches `fps`; MJPEG is preferred above 640x480, where
 /// USB cameras only reach full rate compressed, YUYV at or below (no decode cost or artefacts).
@@ -390,24 +411,11 @@ fn start(req: &Request) -> Result<Stream, CameraError> {
     }
     let options = mode_options(&dev);
     let Some(choice) = choose_mode(&options, req.width, req.height, req.fps, req.mjpeg) else {
-        let offered: Vec<String> = dev
-            .formats(BUF_TYPE_CAPTURE)
-            .iter()
-            .map(|f| fourcc_str(f.fourcc))
-            .collect();
+        let (wanted, offered) = format_mismatch(&dev, req.mjpeg);
         return Err(CameraError::NoFormat {
             device: path.clone(),
-            wanted: match req.mjpeg {
-                Some(true) => "MJPEG",
-                Some(false) => "YUYV",
-                None => "MJPEG or YUYV",
-            }
-            .into(),
-            offered: if offered.is_empty() {
-                "none".into()
-            } else {
-                offered.join(", ")
-            },
+            wanted: wanted.into(),
+            offered,
         });
     };
     let want = PixFormat {
