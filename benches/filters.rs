@@ -3,11 +3,17 @@
 //! `- input: [FILTER]` (or `- empty: [...]` for media), so it includes the layer's fill, the
 //! alpha "over" and the final flatten; `baseline_input` is that stack without a filter, so a
 //! filter's own cost is its time minus the baseline's.
+//!
+//! `FILTER_TABLE=1 cargo bench --bench filters` prints instead the table of docs/filters.md:
+//! minimum and median wall time and median CPU time of the composing thread over 60 frames per
+//! stack (the CPU time holds up on a loaded machine).
 
+use backdrop::compose::media::MediaOptions;
 use backdrop::compose::{Compositor, FrameCtx};
 use backdrop::config::Config;
 use backdrop::frame::{Mask, RgbFrame};
-use criterion::{criterion_group, criterion_main, Criterion};
+use backdrop::stats::thread_cpu;
+use criterion::{criterion_group, Criterion};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,7 +34,16 @@ fn ffmpeg(args: &[&str]) {
     assert!(st.success(), "ffmpeg {args:?}");
 }
 
-fn filters(c: &mut Criterion) {
+/// The real photo, its model mask, the media made from the real footage (in `_dir`) and the
+/// one-layer stacks measured, by name.
+struct Setup {
+    frame: RgbFrame,
+    mask: Mask,
+    _dir: tempfile::TempDir,
+    cases: Vec<(&'static str, String)>,
+}
+
+fn setup() -> Setup {
     let img = image::open(data("footage/stills/ultralytics_zidane.jpg"))
         .unwrap()
         .to_rgb8();
@@ -155,35 +170,92 @@ fn filters(c: &mut Criterion) {
             "input: []\n  - foreground: []".into(),
         ),
     ];
+    Setup {
+        frame,
+        mask,
+        _dir: dir,
+        cases,
+    }
+}
+
+/// The compositor of a one-layer stack at the photo's size.
+fn compositor(layer: &str, frame: &RgbFrame, media: MediaOptions) -> Compositor {
+    let text = format!("layers:\n  - {layer}\n");
+    let layers = Config::parse(&text, Path::new("b.yaml"), Path::new("/"))
+        .unwrap()
+        .layers;
+    Compositor::with_options(&layers, frame.width, frame.height, media).unwrap()
+}
+
+fn ctx<'a>(s: &'a Setup, i: u64) -> FrameCtx<'a> {
+    FrameCtx {
+        frame: &s.frame,
+        mask: &s.mask,
+        index: i,
+        time: i as f64 / 30.0,
+    }
+}
+
+fn filters(c: &mut Criterion) {
+    let s = setup();
+    let media = MediaOptions::from_env().unwrap();
     let mut group = c.benchmark_group("filter_720p");
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));
-    for (name, layer) in cases {
-        let text = format!("layers:\n  - {layer}\n");
-        let layers = Config::parse(&text, Path::new("b.yaml"), Path::new("/"))
-            .unwrap()
-            .layers;
-        let mut comp = Compositor::new(&layers, w, h).unwrap();
+    for (name, layer) in &s.cases {
+        let mut comp = compositor(layer, &s.frame, media);
         let mut out = RgbFrame::default();
         let mut i = 0u64;
-        group.bench_function(name, |b| {
+        group.bench_function(*name, |b| {
             b.iter(|| {
                 i += 1;
-                comp.compose(
-                    &FrameCtx {
-                        frame: &frame,
-                        mask: &mask,
-                        index: i,
-                        time: i as f64 / 30.0,
-                    },
-                    &mut out,
-                );
+                comp.compose(&ctx(&s, i), &mut out);
             })
         });
     }
     group.finish();
 }
 
+/// The table of docs/filters.md (`FILTER_TABLE=1`).
+fn table() {
+    let s = setup();
+    // Streamed backgrounds get their frames in time only at the video's pace: wait for them.
+    let media = MediaOptions {
+        stream_wait: Duration::from_secs(1),
+        ..MediaOptions::from_env().unwrap()
+    };
+    println!("| layer stack | min ms | median ms | median CPU ms |\n|---|---|---|---|");
+    for (name, layer) in &s.cases {
+        let mut comp = compositor(layer, &s.frame, media);
+        let mut out = RgbFrame::default();
+        let (mut wall, mut cpu) = (vec![], vec![]);
+        for i in 0..70u64 {
+            let (t0, c0) = (std::time::Instant::now(), thread_cpu());
+            comp.compose(&ctx(&s, i), &mut out);
+            // The first frames decode and warm up.
+            if i >= 10 {
+                wall.push(t0.elapsed().as_secs_f64() * 1e3);
+                cpu.push((thread_cpu() - c0).as_secs_f64() * 1e3);
+            }
+        }
+        wall.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
+        let mid = wall.len() / 2;
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} |",
+            wall[0], wall[mid], cpu[mid]
+        );
+    }
+}
+
 criterion_group!(benches, filters);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("FILTER_TABLE").is_some() {
+        table();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
