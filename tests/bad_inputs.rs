@@ -4,7 +4,7 @@
 //! finding is a new row.
 //!
 //! `BACKDROP_TEST_BIN=/path/to/backdrop` runs the table against another build (to show what an
-//! older binary did); by default it is this crate's binary.
+//! older binary did; see `common::bin`); by default it is this crate's binary.
 
 mod common;
 use common::*;
@@ -106,12 +106,6 @@ fn target(t: To) -> Stdio {
     }
 }
 
-fn binary() -> PathBuf {
-    std::env::var_os("BACKDROP_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(bin)
-}
-
 /// Runs every row; returns the failures (name and why) instead of stopping at the first.
 fn run_rows(rows: Vec<Row>) {
     let mut failed = Vec::new();
@@ -124,7 +118,7 @@ fn run_rows(rows: Vec<Row>) {
                 .replace("{photo}", photo().to_str().unwrap())
         };
         let args: Vec<String> = r.args.iter().map(|a| sub(a)).collect();
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(bin());
         cmd.args(&args)
             .current_dir(d.path())
             .stdin(Stdio::null())
@@ -717,7 +711,7 @@ fn failed_write_keeps_the_previous_output() {
     std::fs::write(&cfg, "engine: tract\n").unwrap();
     let script = format!(
         "trap '' XFSZ; ulimit -f 64; exec {} process {} -o {} -c {} --frames 100 -q",
-        binary().display(),
+        bin().display(),
         clip().display(),
         out.display(),
         cfg.display()
@@ -739,26 +733,20 @@ fn failed_write_keeps_the_previous_output() {
     left.sort();
     assert_eq!(left, ["c.yaml", "o.mp4"], "files left behind");
     // And a run that succeeds replaces it.
-    let (code, _, err) = run_bin(&[
-        "process",
-        clip().to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--frames",
-        "12",
-        "-q",
-    ]);
+    let (code, _, err) = run(
+        &[
+            "process",
+            clip().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--frames",
+            "12",
+            "-q",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(frames_of(&out), 12);
-}
-
-fn run_bin(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(binary()).args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// Mean absolute difference of two same-size RGB pictures.
@@ -783,18 +771,12 @@ fn rotated_video_comes_out_upright() {
     let d = tempfile::tempdir().unwrap();
     let rot = d.path().join("rot.mp4");
     short_clip(&rot, 10, &["-metadata:s:v", "rotate=90"]);
-    let cfg = d.path().join("c.yaml");
-    std::fs::write(&cfg, IDENTITY).unwrap();
-    let out = d.path().join("o.mp4");
-    let (code, _, err) = run_bin(&[
-        "process",
-        rot.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-c",
-        cfg.to_str().unwrap(),
-        "-q",
-    ]);
+    let Processed {
+        code,
+        err,
+        out,
+        dir: _dir,
+    } = process_with_config(&rot, IDENTITY, "o.mp4", &["-q"], &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(video_info(&out), (300, 400, 10));
     let want = video_frame(&rot, 5); // ffmpeg rotates on decoding
@@ -818,13 +800,16 @@ fn truncated_video_warns_with_the_expected_count() {
     let cut = d.path().join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let out = d.path().join("o.mp4");
-    let (code, _, err) = run_bin(&[
-        "process",
-        cut.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    let (code, _, err) = run(
+        &[
+            "process",
+            cut.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     let n = frames_of(&out);
     assert!((10..90).contains(&n), "{n} frames");
@@ -852,17 +837,12 @@ fn jpeg_exif_orientation_is_honoured() {
     rotated.extend_from_slice(&jpg[2..]);
     let src = d.path().join("sideways.jpg");
     std::fs::write(&src, &rotated).unwrap();
-    let cfg = d.path().join("c.yaml");
-    std::fs::write(&cfg, IDENTITY).unwrap();
-    let out = d.path().join("o.png");
-    let (code, _, err) = run_bin(&[
-        "process",
-        src.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-c",
-        cfg.to_str().unwrap(),
-    ]);
+    let Processed {
+        code,
+        err,
+        out,
+        dir: _dir,
+    } = process_with_config(&src, IDENTITY, "o.png", &[], &[]);
     assert_eq!(code, 0, "{err}");
     let got = image::open(&out).unwrap().to_rgb8();
     let want = image::imageops::rotate90(&image::open(photo()).unwrap().to_rgb8());

