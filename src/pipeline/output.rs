@@ -447,7 +447,6 @@ impl Sink for Closed {
     }
 }
 
-/// Darkened grey copy of the last frame, shown while the camera is gone.
 /// Makes the placeholder from the last picture shown into `held`; a copy of an older
 /// placeholder that the sink keeps is then stale.
 fn make_placeholder(shown: &RgbFrame, held: &mut RgbFrame, last_sent: &mut Option<Sent>) {
@@ -457,6 +456,7 @@ fn make_placeholder(shown: &RgbFrame, held: &mut RgbFrame, last_sent: &mut Optio
     }
 }
 
+/// Darkened grey copy of the last frame, shown while the camera is gone.
 fn placeholder(last: &RgbFrame, out: &mut RgbFrame) {
     out.reshape(last.width, last.height);
     for (d, s) in out.data.chunks_exact_mut(3).zip(last.data.chunks_exact(3)) {
