@@ -92,18 +92,18 @@ impl Masker {
         out.reshape(w, h);
         let refine;
         if self.tracker.engaged() {
-            if let Some(c) = plan.crop {
-                let probs = self.segmenter.segment_region(frame, Some(c))?;
+            // The model's runs, in order: (the part of the frame it sees, `None`: all of it;
+            // the canvas region that part covers; a region painted earlier to keep). The crop
+            // first, then the whole frame around it.
+            let all = Rect { x: 0, y: 0, w, h };
+            let runs = [
+                plan.crop.map(|c| (Some(c), c, None)),
+                plan.whole.then_some((None, all, plan.crop)),
+            ];
+            for (part, region, keep) in runs.into_iter().flatten() {
+                let probs = self.segmenter.segment_region(frame, part)?;
                 let p = Probe::start();
-                self.tracker.paint(probs, mw, mh, c, None);
-                count(p);
-                timing.add(&self.segmenter.last_timing);
-            }
-            if plan.whole {
-                let probs = self.segmenter.segment(frame)?;
-                let p = Probe::start();
-                let all = Rect { x: 0, y: 0, w, h };
-                self.tracker.paint(probs, mw, mh, all, plan.crop);
+                self.tracker.paint(probs, mw, mh, region, keep);
                 count(p);
                 timing.add(&self.segmenter.last_timing);
             }
